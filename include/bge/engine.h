@@ -1,0 +1,144 @@
+// bge.cpp public API: BGE-M3 embeddings (dense, sparse, ColBERT), M3 scores, and the
+// bge-reranker-v2-m3 cross-encoder, loaded from Hugging Face model folders.
+//
+// Thread-safety: Tokenizer is safe to share. Embedder and Reranker run one batch at a time; calls
+// from several threads are serialized.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bge/status.h"
+
+namespace bge {
+
+struct EngineOptions {
+    int n_threads = 0;             // CPU threads for the GEMMs; 0 = every core
+    int max_batch_tokens = 16384;  // token budget of one forward pass (sizes the workspace); >= the max length
+};
+
+// What was found and loaded.
+struct ModelInfo {
+    std::string dir;
+    std::string kind;          // "embedder" | "reranker"
+    std::string architecture;  // from config.json
+    int hidden_size = 0;
+    int num_hidden_layers = 0;
+    int num_attention_heads = 0;
+    int intermediate_size = 0;
+    int vocab_size = 0;
+    int max_length = 0;           // default max input tokens: min(model_max_length, max_position_embeddings - 2)
+    std::string weights_dtype;    // dtype of the stored encoder weights: F32 | F16 | BF16
+    std::string compute_dtype;    // what the backend computes in
+    std::string backend;
+    std::vector<std::string> files;  // every file read, in load order
+    bool has_sparse = false;         // sparse_linear.pt present (embedder)
+    bool has_colbert = false;        // colbert_linear.pt present (embedder)
+    int colbert_dim = 0;
+};
+
+// Tokenizes as the models do (XLM-R: <s> A </s>, pairs <s> A </s></s> B </s>).
+class Tokenizer {
+   public:
+    // Reads sentencepiece.bpe.model, config.json and tokenizer_config.json of a model folder.
+    static StatusOr<std::unique_ptr<Tokenizer>> open(const std::string& model_dir);
+    ~Tokenizer();
+    // max_length <= 0 means the model's default max length.
+    StatusOr<std::vector<int32_t>> encode(std::string_view text, int max_length = 0) const;
+    StatusOr<std::vector<int32_t>> encode_pair(std::string_view a, std::string_view b, int max_length = 0) const;
+    int default_max_length() const;
+
+   private:
+    Tokenizer();
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+struct EmbedOptions {
+    bool dense = true;
+    bool sparse = true;
+    bool colbert = true;
+    int max_length = 0;  // <= 0: the model's default; inputs longer are truncated (head kept)
+};
+
+struct SparseWeight {
+    int32_t token_id;
+    float weight;
+};
+
+struct Embedding {
+    int n_tokens = 0;                  // tokens the model saw, <s> and </s> included
+    std::vector<float> dense;          // [hidden], unit length
+    std::vector<SparseWeight> sparse;  // sorted by token_id; specials dropped, weights > 0
+    std::vector<float> colbert;        // [n_tokens - 1, colbert_dim], unit rows (tokens 1..n-1)
+    int colbert_dim = 0;
+};
+
+struct TextPair {
+    std::string query;
+    std::string passage;
+};
+
+struct RerankScore {
+    int n_tokens = 0;
+    float logit = 0;
+    float score = 0;  // sigmoid(logit)
+};
+
+// BGE-M3 relevance scores of a query against a passage (FlagEmbedding's formulas).
+struct M3Scores {
+    float dense = 0;                 // q·p
+    float sparse = 0;                // Σ over shared token ids of q_w · p_w
+    float colbert = 0;               // mean over query vectors of the max dot product with passage vectors
+    float sparse_dense = 0;          // (w0 dense + w1 sparse) / (w0 + w1)
+    float colbert_sparse_dense = 0;  // (w0 dense + w1 sparse + w2 colbert) / (w0 + w1 + w2)
+};
+
+// Default weights for dense, sparse, colbert: the BGE-M3 README's advice.
+inline constexpr std::array<float, 3> kDefaultM3Weights = {0.4f, 0.2f, 0.4f};
+
+// Needs all three outputs in both embeddings; weights must be >= 0 with positive sums.
+StatusOr<M3Scores> m3_scores(const Embedding& query, const Embedding& passage,
+                             std::array<float, 3> weights = kDefaultM3Weights);
+
+class ModelRunner;
+
+class Embedder {
+   public:
+    // Loads a BAAI/bge-m3-style folder (XLMRobertaModel). A reranker folder is kFailedPrecondition.
+    static StatusOr<std::unique_ptr<Embedder>> open(const std::string& model_dir, const EngineOptions& options = {});
+    ~Embedder();
+    // One Embedding per text, in order. Asking for sparse/colbert without their head files is kFailedPrecondition.
+    StatusOr<std::vector<Embedding>> embed(std::span<const std::string> texts, const EmbedOptions& options = {});
+    const ModelInfo& info() const;
+    const Tokenizer& tokenizer() const;
+
+   private:
+    explicit Embedder(std::unique_ptr<ModelRunner> runner);
+    std::unique_ptr<ModelRunner> runner_;
+};
+
+class Reranker {
+   public:
+    // Loads a BAAI/bge-reranker-v2-m3-style folder (XLMRobertaForSequenceClassification, one label).
+    static StatusOr<std::unique_ptr<Reranker>> open(const std::string& model_dir, const EngineOptions& options = {});
+    ~Reranker();
+    // max_length <= 0: the model's default; pairs are truncated longest_first.
+    StatusOr<std::vector<RerankScore>> rerank(std::span<const TextPair> pairs, int max_length = 0);
+    const ModelInfo& info() const;
+    const Tokenizer& tokenizer() const;
+
+   private:
+    explicit Reranker(std::unique_ptr<ModelRunner> runner);
+    std::unique_ptr<ModelRunner> runner_;
+};
+
+// Reads only config.json: "embedder" or "reranker" (kInvalidArgument for anything else).
+StatusOr<std::string> detect_model_kind(const std::string& model_dir);
+
+}  // namespace bge

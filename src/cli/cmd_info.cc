@@ -1,0 +1,52 @@
+// bge info: loads the model and prints what was found and loaded, as JSON.
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+
+namespace bge::cli {
+namespace {
+
+template <typename Model>
+int print_info(const CommonOptions& options) {
+    const auto start = std::chrono::steady_clock::now();
+    auto model = Model::open(options.model, options.engine());
+    if (!model.ok()) return fail(model.status());
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const ModelInfo& i = (*model)->info();
+    nlohmann::ordered_json j = {
+        {"dir", i.dir},
+        {"kind", i.kind},
+        {"architecture", i.architecture},
+        {"hidden_size", i.hidden_size},
+        {"num_hidden_layers", i.num_hidden_layers},
+        {"num_attention_heads", i.num_attention_heads},
+        {"intermediate_size", i.intermediate_size},
+        {"vocab_size", i.vocab_size},
+        {"max_length", i.max_length},
+        {"weights_dtype", i.weights_dtype},
+        {"compute_dtype", i.compute_dtype},
+        {"backend", i.backend},
+        {"files", i.files},
+        {"load_seconds", seconds},
+    };
+    if (i.kind == "embedder") {
+        j["outputs"] = {"dense"};
+        if (i.has_sparse) j["outputs"].push_back("sparse");
+        if (i.has_colbert) j["outputs"].push_back("colbert");
+        j["colbert_dim"] = i.colbert_dim;
+    }
+    std::cout << j.dump(2) << "\n";
+    return 0;
+}
+
+}  // namespace
+
+int run_info(const CommonOptions& options) {
+    auto kind = detect_model_kind(options.model);
+    if (!kind.ok()) return fail(kind.status());
+    return *kind == "embedder" ? print_info<Embedder>(options) : print_info<Reranker>(options);
+}
+
+}  // namespace bge::cli

@@ -1,0 +1,32 @@
+// The CLI's subcommands. Each reads JSON lines from stdin, writes JSON lines to stdout in input
+// order, and returns the process exit code (errors: one line on stderr).
+#pragma once
+
+#include <array>
+#include <string>
+
+#include "bge/engine.h"
+
+namespace bge::cli {
+
+struct CommonOptions {
+    std::string model;        // model folder
+    int max_length = 0;       // <= 0: the model's default
+    int batch_size = 32;      // input lines per engine call
+    int threads = 0;          // 0 = every core
+    int max_batch_tokens = 8192;
+    bool quiet = false;       // no progress lines on stderr
+
+    EngineOptions engine() const { return {threads, max_batch_tokens}; }
+};
+
+int run_tokenize(const CommonOptions& options);
+int run_embed(const CommonOptions& options, const EmbedOptions& outputs);
+int run_rerank(const CommonOptions& options);
+int run_score(const CommonOptions& options, std::array<float, 3> weights);
+int run_info(const CommonOptions& options);
+
+// Prints "bge: <message>" on stderr and returns 1.
+int fail(const Status& status);
+
+}  // namespace bge::cli

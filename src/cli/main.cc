@@ -1,0 +1,105 @@
+// build/bge: the command-line front end (see README.md for the contract of each subcommand).
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <sstream>
+
+#include "cli/commands.h"
+
+namespace bge::cli {
+
+int fail(const Status& status) {
+    std::fprintf(stderr, "bge: %s\n", status.message().c_str());
+    return 1;
+}
+
+namespace {
+
+void add_model_options(CLI::App* cmd, CommonOptions& o, bool engine) {
+    cmd->add_option("--model", o.model, "model folder (Hugging Face layout)")->required();
+    if (!engine) return;
+    cmd->add_option("--threads", o.threads, "CPU threads, 0 = every core")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--max-batch-tokens", o.max_batch_tokens, "tokens per forward pass")
+        ->check(CLI::PositiveNumber);
+    cmd->add_flag("--quiet", o.quiet, "no progress lines on stderr");
+}
+
+void add_length_options(CLI::App* cmd, CommonOptions& o) {
+    cmd->add_option("--max-length", o.max_length, "max tokens per input (default: the model's)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--batch-size", o.batch_size, "input lines per batch")->check(CLI::PositiveNumber);
+}
+
+// "0.4,0.2,0.4" -> three weights.
+std::string parse_weights(const std::string& text, std::array<float, 3>& weights) {
+    std::stringstream in(text);
+    std::string part;
+    size_t n = 0;
+    while (std::getline(in, part, ',')) {
+        if (n == 3) return "--weights takes three numbers: dense,sparse,colbert";
+        try {
+            size_t used = 0;
+            weights[n] = std::stof(part, &used);
+            if (used != part.size()) return "--weights: '" + part + "' is not a number";
+        } catch (const std::exception&) {
+            return "--weights: '" + part + "' is not a number";
+        }
+        ++n;
+    }
+    return n == 3 ? "" : "--weights takes three numbers: dense,sparse,colbert";
+}
+
+}  // namespace
+}  // namespace bge::cli
+
+int main(int argc, char** argv) {
+    using namespace bge::cli;
+    CLI::App app{"bge.cpp: BGE-M3 embeddings and bge-reranker-v2-m3 scores"};
+    app.require_subcommand(1);
+    CommonOptions o;
+
+    auto* tokenize = app.add_subcommand("tokenize", "stdin: a JSON string or [a, b] per line; stdout: {\"ids\": [...]}");
+    add_model_options(tokenize, o, false);
+    add_length_options(tokenize, o);
+
+    bge::EmbedOptions outputs;
+    bool dense = false, sparse = false, colbert = false;
+    auto* embed = app.add_subcommand("embed", "stdin: a JSON string per line; stdout: dense, sparse, colbert");
+    add_model_options(embed, o, true);
+    add_length_options(embed, o);
+    embed->add_flag("--dense", dense, "dense output (no output flag: all three)");
+    embed->add_flag("--sparse", sparse, "sparse (lexical) output");
+    embed->add_flag("--colbert", colbert, "ColBERT multi-vector output");
+
+    auto* rerank = app.add_subcommand("rerank", "stdin: {\"query\", \"passage\"} per line; stdout: logit and score");
+    add_model_options(rerank, o, true);
+    add_length_options(rerank, o);
+
+    std::string weights_text = "0.4,0.2,0.4";
+    auto* score = app.add_subcommand("score", "stdin: {\"query\", \"passage\"} per line; stdout: BGE-M3 scores");
+    add_model_options(score, o, true);
+    add_length_options(score, o);
+    score->add_option("--weights", weights_text, "dense,sparse,colbert weights of the combined scores");
+
+    auto* info = app.add_subcommand("info", "what was found and loaded in a model folder");
+    add_model_options(info, o, true);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    if (*tokenize) return run_tokenize(o);
+    if (*embed) {
+        if (dense || sparse || colbert) outputs = {dense, sparse, colbert, 0};
+        return run_embed(o, outputs);
+    }
+    if (*rerank) return run_rerank(o);
+    if (*score) {
+        std::array<float, 3> weights{};
+        if (std::string error = parse_weights(weights_text, weights); !error.empty()) {
+            return fail(bge::invalid_argument(error));
+        }
+        return run_score(o, weights);
+    }
+    return run_info(o);
+}

@@ -1,0 +1,133 @@
+#include "model/xlmr_encoder.h"
+
+#include <string>
+#include <utility>
+
+#include "core/check.h"
+
+namespace bge {
+namespace {
+
+// Reads `name` with `shape` and uploads it as an activation-dtype tensor of [rows, cols].
+StatusOr<DeviceTensor> upload(const WeightReader& w, Backend& backend, const std::string& name,
+                              std::vector<int64_t> shape, int64_t rows, int64_t cols) {
+    BGE_ASSIGN_OR_RETURN(std::vector<float> data, w.read(name, shape));
+    return backend.upload(data.data(), rows, cols, DType::kF32);
+}
+
+StatusOr<DeviceTensor> upload_vector(const WeightReader& w, Backend& backend, const std::string& name, int64_t n) {
+    return upload(w, backend, name, {n}, 1, n);
+}
+
+StatusOr<std::unique_ptr<LinearWeight>> linear(const WeightReader& w, Backend& backend, const std::string& name,
+                                               int64_t out, int64_t in) {
+    BGE_ASSIGN_OR_RETURN(std::vector<float> weight, w.read(name + ".weight", {out, in}));
+    BGE_ASSIGN_OR_RETURN(std::vector<float> bias, w.read(name + ".bias", {out}));
+    return backend.make_linear(weight.data(), bias.data(), out, in);
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<XlmrEncoder>> XlmrEncoder::load(const XlmrConfig& config, const WeightReader& weights,
+                                                         Backend& backend) {
+    std::unique_ptr<XlmrEncoder> e(new XlmrEncoder(config, backend));
+    const int64_t h = config.hidden_size;
+    BGE_ASSIGN_OR_RETURN(e->word_embeddings_, upload(weights, backend, "embeddings.word_embeddings.weight",
+                                                     {config.vocab_size, h}, config.vocab_size, h));
+    BGE_ASSIGN_OR_RETURN(e->position_embeddings_,
+                         upload(weights, backend, "embeddings.position_embeddings.weight",
+                                {config.max_position_embeddings, h}, config.max_position_embeddings, h));
+    {
+        BGE_ASSIGN_OR_RETURN(std::vector<float> types, weights.read("embeddings.token_type_embeddings.weight",
+                                                                   {config.type_vocab_size, h}));
+        e->token_type_embedding_ = backend.upload(types.data(), 1, h, DType::kF32);
+    }
+    BGE_ASSIGN_OR_RETURN(e->embed_ln_gamma_, upload_vector(weights, backend, "embeddings.LayerNorm.weight", h));
+    BGE_ASSIGN_OR_RETURN(e->embed_ln_beta_, upload_vector(weights, backend, "embeddings.LayerNorm.bias", h));
+    e->layers_.resize(config.num_hidden_layers);
+    for (int i = 0; i < config.num_hidden_layers; ++i) BGE_RETURN_IF_ERROR(e->load_layer(weights, i));
+    return e;
+}
+
+Status XlmrEncoder::load_layer(const WeightReader& weights, int index) {
+    const int64_t h = config_.hidden_size;
+    const int64_t ffn = config_.intermediate_size;
+    const std::string p = "encoder.layer." + std::to_string(index) + ".";
+    Layer& layer = layers_[index];
+
+    // Q, K and V are concatenated into one [3 * hidden, hidden] GEMM.
+    std::vector<float> qkv_w, qkv_b;
+    for (const char* part : {"query", "key", "value"}) {
+        const std::string name = p + "attention.self." + part;
+        BGE_ASSIGN_OR_RETURN(std::vector<float> w, weights.read(name + ".weight", {h, h}));
+        BGE_ASSIGN_OR_RETURN(std::vector<float> b, weights.read(name + ".bias", {h}));
+        qkv_w.insert(qkv_w.end(), w.begin(), w.end());
+        qkv_b.insert(qkv_b.end(), b.begin(), b.end());
+    }
+    layer.qkv = backend_.make_linear(qkv_w.data(), qkv_b.data(), 3 * h, h);
+    BGE_ASSIGN_OR_RETURN(layer.attn_out, linear(weights, backend_, p + "attention.output.dense", h, h));
+    BGE_ASSIGN_OR_RETURN(layer.attn_ln_gamma, upload_vector(weights, backend_, p + "attention.output.LayerNorm.weight", h));
+    BGE_ASSIGN_OR_RETURN(layer.attn_ln_beta, upload_vector(weights, backend_, p + "attention.output.LayerNorm.bias", h));
+    BGE_ASSIGN_OR_RETURN(layer.ffn_in, linear(weights, backend_, p + "intermediate.dense", ffn, h));
+    BGE_ASSIGN_OR_RETURN(layer.ffn_out, linear(weights, backend_, p + "output.dense", h, ffn));
+    BGE_ASSIGN_OR_RETURN(layer.ffn_ln_gamma, upload_vector(weights, backend_, p + "output.LayerNorm.weight", h));
+    BGE_ASSIGN_OR_RETURN(layer.ffn_ln_beta, upload_vector(weights, backend_, p + "output.LayerNorm.bias", h));
+    return ok_status();
+}
+
+EncoderWorkspace XlmrEncoder::make_workspace(int64_t max_tokens) const {
+    const DType t = backend_.activation_dtype();
+    const int64_t h = config_.hidden_size;
+    EncoderWorkspace ws;
+    ws.max_tokens = max_tokens;
+    ws.ids = backend_.alloc(DType::kI32, max_tokens, 1);
+    ws.position_ids = backend_.alloc(DType::kI32, max_tokens, 1);
+    ws.x = backend_.alloc(t, max_tokens, h);
+    ws.y = backend_.alloc(t, max_tokens, h);
+    ws.qkv = backend_.alloc(t, max_tokens, 3 * h);
+    ws.context = backend_.alloc(t, max_tokens, h);
+    ws.ffn = backend_.alloc(t, max_tokens, config_.intermediate_size);
+    ws.host_position_ids.resize(static_cast<size_t>(max_tokens));
+    return ws;
+}
+
+Tensor XlmrEncoder::forward(const PackedBatch& batch, EncoderWorkspace& ws) const {
+    const int64_t n = batch.n_tokens();
+    BGE_CHECK(n > 0 && n <= ws.max_tokens);
+    for (int32_t id : batch.input_ids) BGE_CHECK(id >= 0 && id < config_.vocab_size);
+    // XLM-R positions count from padding_idx + 1 within each sequence.
+    for (int32_t s = 0; s < batch.n_seqs(); ++s) {
+        BGE_CHECK(batch.seq_length(s) <= config_.max_input_length());
+        for (int32_t i = 0; i < batch.seq_length(s); ++i) {
+            ws.host_position_ids[batch.seq_begin(s) + i] = config_.pad_token_id + 1 + i;
+        }
+    }
+    const Tensor ids = ws.ids.view.row_slice(0, n);                 // I32 [n, 1]
+    const Tensor positions = ws.position_ids.view.row_slice(0, n);  // I32 [n, 1]
+    backend_.copy_to_device(batch.input_ids.data(), ids);
+    backend_.copy_to_device(ws.host_position_ids.data(), positions);
+
+    Tensor x = ws.x.view.row_slice(0, n);          // [n, hidden]
+    Tensor y = ws.y.view.row_slice(0, n);          // [n, hidden]
+    const Tensor qkv = ws.qkv.view.row_slice(0, n);  // [n, 3 * hidden]
+    const Tensor context = ws.context.view.row_slice(0, n);  // [n, hidden]
+    const Tensor ffn = ws.ffn.view.row_slice(0, n);          // [n, intermediate]
+    const float eps = config_.layer_norm_eps;
+
+    backend_.embed(ids, positions, word_embeddings_.view, position_embeddings_.view, token_type_embedding_.view,
+                   embed_ln_gamma_.view, embed_ln_beta_.view, eps, x);
+    for (const Layer& layer : layers_) {
+        backend_.linear(x, *layer.qkv, Activation::kNone, qkv);
+        backend_.attention(qkv, batch.cu_seqlens, config_.num_attention_heads, context);
+        backend_.linear(context, *layer.attn_out, Activation::kNone, y);
+        backend_.add_layer_norm(y, x, layer.attn_ln_gamma.view, layer.attn_ln_beta.view, eps);
+        std::swap(x, y);
+        backend_.linear(x, *layer.ffn_in, Activation::kGelu, ffn);
+        backend_.linear(ffn, *layer.ffn_out, Activation::kNone, y);
+        backend_.add_layer_norm(y, x, layer.ffn_ln_gamma.view, layer.ffn_ln_beta.view, eps);
+        std::swap(x, y);
+    }
+    return x;
+}
+
+}  // namespace bge

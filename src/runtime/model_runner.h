@@ -1,0 +1,54 @@
+// Loads a model folder and runs requests through it: tokenize, pack into token-budget batches
+// (longest first), forward on the backend, split results back in input order.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "bge/engine.h"
+#include "model/config.h"
+#include "model/heads.h"
+#include "model/xlmr_encoder.h"
+
+namespace bge {
+
+class ModelRunner {
+   public:
+    // Errors: anything wrong with the folder's files; a model of another kind than `expected` is
+    // kFailedPrecondition.
+    static StatusOr<std::unique_ptr<ModelRunner>> open(const std::string& dir, const EngineOptions& options,
+                                                       ModelKind expected);
+
+    StatusOr<std::vector<Embedding>> embed(std::span<const std::string> texts, const EmbedOptions& options);
+    StatusOr<std::vector<RerankScore>> rerank(std::span<const TextPair> pairs, int max_length);
+
+    const ModelInfo& info() const { return info_; }
+    const Tokenizer& tokenizer() const { return *tokenizer_; }
+
+   private:
+    ModelRunner() = default;
+    Status load(const std::string& dir, const EngineOptions& options, ModelKind expected);
+    // Packs `sequences` into batches of at most max_tokens_ tokens, longest first, and calls
+    // run(batch, indices) with the input positions of the batch's sequences.
+    template <typename Run>
+    void for_each_batch(const std::vector<std::vector<int32_t>>& sequences, Run&& run);
+
+    ModelInfo info_;
+    XlmrConfig config_;
+    std::unique_ptr<Tokenizer> tokenizer_;
+    std::unique_ptr<Backend> backend_;
+    std::unique_ptr<XlmrEncoder> encoder_;
+    std::unique_ptr<M3Heads> m3_heads_;              // embedder
+    std::unique_ptr<ClassifierHead> classifier_;     // reranker
+    int64_t max_tokens_ = 0;
+
+    std::mutex mutex_;  // one forward at a time: the workspaces below are shared
+    EncoderWorkspace encoder_ws_;
+    M3Heads::Workspace heads_ws_;
+};
+
+}  // namespace bge

@@ -1,0 +1,71 @@
+// bge::Tokenizer: XlmrTokenizer plus the model's length limits.
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "bge/engine.h"
+#include "io/model_dir.h"
+#include "model/config.h"
+#include "tokenizer/xlmr_tokenizer.h"
+
+namespace bge {
+
+struct Tokenizer::Impl {
+    std::unique_ptr<XlmrTokenizer> tokenizer;
+    int max_input_length = 0;    // max_position_embeddings - 2
+    int default_max_length = 0;  // min(model_max_length, max_input_length)
+
+    StatusOr<int> resolve(int max_length, int min_length) const {
+        if (max_length <= 0) return default_max_length;
+        if (max_length > max_input_length) {
+            return out_of_range("max_length " + std::to_string(max_length) + " exceeds the model's maximum of " +
+                                std::to_string(max_input_length) + " tokens");
+        }
+        if (max_length < min_length) {
+            return out_of_range("max_length " + std::to_string(max_length) + " leaves no room for the text (at least " +
+                                std::to_string(min_length) + ")");
+        }
+        return max_length;
+    }
+};
+
+Tokenizer::Tokenizer() : impl_(std::make_unique<Impl>()) {}
+Tokenizer::~Tokenizer() = default;
+
+StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::open(const std::string& model_dir) {
+    BGE_ASSIGN_OR_RETURN(io::ModelFiles files, io::find_model_files(model_dir));
+    BGE_ASSIGN_OR_RETURN(std::string config_text, io::read_text_file(files.config_json));
+    BGE_ASSIGN_OR_RETURN(XlmrConfig config, parse_config(config_text, files.config_json));
+    std::unique_ptr<Tokenizer> t(new Tokenizer());
+    BGE_ASSIGN_OR_RETURN(t->impl_->tokenizer, XlmrTokenizer::load(files.sentencepiece_model));
+    if (t->impl_->tokenizer->vocab_size() > config.vocab_size) {
+        return invalid_argument(files.sentencepiece_model + " has " + std::to_string(t->impl_->tokenizer->vocab_size()) +
+                                " ids but config.json vocab_size is " + std::to_string(config.vocab_size));
+    }
+    t->impl_->max_input_length = config.max_input_length();
+    t->impl_->default_max_length = config.max_input_length();
+    if (!files.tokenizer_config_json.empty()) {
+        BGE_ASSIGN_OR_RETURN(std::string text, io::read_text_file(files.tokenizer_config_json));
+        const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+        if (j.is_discarded() || !j.is_object()) return invalid_argument(files.tokenizer_config_json + ": not a JSON object");
+        // transformers writes 1e30 for "no limit"; only a smaller limit matters.
+        if (auto it = j.find("model_max_length"); it != j.end() && it->is_number() && it->get<double>() >= 2 &&
+                                                  it->get<double>() < t->impl_->max_input_length) {
+            t->impl_->default_max_length = static_cast<int>(it->get<double>());
+        }
+    }
+    return t;
+}
+
+StatusOr<std::vector<int32_t>> Tokenizer::encode(std::string_view text, int max_length) const {
+    BGE_ASSIGN_OR_RETURN(int n, impl_->resolve(max_length, 2));
+    return impl_->tokenizer->encode_single(text, n);
+}
+
+StatusOr<std::vector<int32_t>> Tokenizer::encode_pair(std::string_view a, std::string_view b, int max_length) const {
+    BGE_ASSIGN_OR_RETURN(int n, impl_->resolve(max_length, 4));
+    return impl_->tokenizer->encode_pair(a, b, n);
+}
+
+int Tokenizer::default_max_length() const { return impl_->default_max_length; }
+
+}  // namespace bge
