@@ -21,6 +21,10 @@ StatusOr<std::vector<float>> WeightReader::read(const std::string& name, const s
         return invalid_argument("tensor '" + full + "' in " + file + ": expected shape " + shape_string(shape) +
                                 ", found " + t.shape_string());
     }
+    if (t.dtype != DType::kF32 && t.dtype != DType::kF16 && t.dtype != DType::kBF16) {
+        return invalid_argument("tensor '" + full + "' in " + file + ": dtype " + dtype_name(t.dtype) +
+                                " is not a floating type");
+    }
     std::vector<float> out(static_cast<size_t>(t.numel()));
     convert_to_f32(t.dtype, t.data, out.size(), out.data());
     return out;
