@@ -1,0 +1,90 @@
+#include "backend/cpu/cpu_backend.h"
+
+#include <omp.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <utility>
+
+#include "backend/cpu/cpu_attention.h"
+#include "backend/cpu/cpu_linear.h"
+#include "backend/cpu/cpu_memory.h"
+#include "backend/cpu/cpu_norm.h"
+#include "core/check.h"
+
+namespace bge {
+namespace {
+
+class CpuBackend final : public Backend {
+   public:
+    CpuBackend(int n_threads, dnnl::engine engine)
+        : n_threads_(n_threads > 0 ? n_threads : omp_get_num_procs()), engine_(std::move(engine)), linear_(engine_) {}
+
+    std::string name() const override { return "cpu"; }
+    DType activation_dtype() const override { return DType::kF32; }
+
+    DeviceTensor alloc(DType dtype, int64_t rows, int64_t cols) override {
+        BGE_CHECK(rows >= 0 && cols >= 0);
+        void* p = cpu::aligned_alloc_or_die(static_cast<size_t>(rows * cols) * dtype_size(dtype));
+        return {DeviceMemory(p, [](void* q) { std::free(q); }), Tensor{p, dtype, rows, cols}};
+    }
+    void copy_to_device(const void* host, const Tensor& dst) override {
+        if (dst.bytes() > 0) std::memcpy(dst.data, host, dst.bytes());
+    }
+    void copy_to_host(const Tensor& src, void* host) override {
+        if (src.bytes() > 0) std::memcpy(host, src.data, src.bytes());
+    }
+    DeviceTensor upload(const float* host, int64_t rows, int64_t cols, DType dtype) override {
+        BGE_CHECK(dtype == DType::kF32);  // every CPU op works on fp32
+        DeviceTensor t = alloc(dtype, rows, cols);
+        copy_to_device(host, t.view);
+        return t;
+    }
+
+    std::unique_ptr<LinearWeight> make_linear(const float* w, const float* b, int64_t out, int64_t in) override {
+        use_threads();
+        return cpu::make_cpu_linear(engine_, w, b, out, in);
+    }
+    void linear(const Tensor& x, const LinearWeight& w, Activation act, const Tensor& y) override {
+        const auto* cw = dynamic_cast<const cpu::CpuLinearWeight*>(&w);
+        BGE_CHECK(cw != nullptr);  // made by a CPU backend
+        use_threads();
+        linear_.run(x, *cw, act, y);
+    }
+    void embed(const Tensor& ids, const Tensor& position_ids, const Tensor& word, const Tensor& position,
+               const Tensor& token_type, const Tensor& gamma, const Tensor& beta, float eps,
+               const Tensor& out) override {
+        cpu::embed(ids, position_ids, word, position, token_type, gamma, beta, eps, out, n_threads_);
+    }
+    void add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& gamma, const Tensor& beta,
+                        float eps) override {
+        cpu::add_layer_norm(x, residual, gamma, beta, eps, n_threads_);
+    }
+    void attention(const Tensor& qkv, std::span<const int32_t> cu_seqlens, int n_heads, const Tensor& out) override {
+        attention_.run(qkv, cu_seqlens, n_heads, out, n_threads_);
+    }
+
+   private:
+    // oneDNN (OpenMP build) sizes its parallel regions by the calling thread's OpenMP setting.
+    void use_threads() const { omp_set_num_threads(n_threads_); }
+
+    int n_threads_;
+    dnnl::engine engine_;
+    cpu::LinearRunner linear_;
+    cpu::AttentionRunner attention_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int n_threads) {
+    try {
+        return std::make_unique<CpuBackend>(n_threads, dnnl::engine(dnnl::engine::kind::cpu, 0));
+    } catch (const dnnl::error& e) {
+        std::fprintf(stderr, "bge cpu backend: oneDNN CPU engine creation failed: %s\n", e.what());
+        std::abort();
+    }
+}
+
+}  // namespace bge

@@ -1,0 +1,18 @@
+#include "backend/cpu/cpu_memory.h"
+
+#include <cstdio>
+
+namespace bge::cpu {
+
+void* aligned_alloc_or_die(size_t bytes) {
+    // std::aligned_alloc wants a multiple of the alignment; 0 bytes still gets a real block.
+    const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+    void* p = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
+    if (p == nullptr) {
+        std::fprintf(stderr, "bge cpu backend: out of memory allocating %zu bytes\n", bytes);
+        std::abort();
+    }
+    return p;
+}
+
+}  // namespace bge::cpu
