@@ -24,6 +24,26 @@ def dtype_tensors():
     }
 
 
+class Embeddings(torch.nn.Module):
+    """Like older transformers' XLMRobertaEmbeddings: a float weight next to persistent integer buffers
+    (token_type_ids is I32 here, not I64, so that torch.IntStorage is covered too)."""
+
+    def __init__(self, n_positions):
+        super().__init__()
+        self.word_embeddings = torch.nn.Embedding(2, 3)
+        with torch.no_grad():
+            self.word_embeddings.weight.copy_(torch.arange(6, dtype=torch.float32).reshape(2, 3) - 2)  # -2..3
+        # Registered as older transformers did: persistent, so it lands in the state dict.
+        self.register_buffer("position_ids", torch.arange(n_positions).expand((1, -1)))  # I64 [1, n]
+        self.register_buffer("token_type_ids", torch.tensor([-7, 0, 2**31 - 1], dtype=torch.int32))  # I32 [3]
+
+
+def buffer_state_dict():
+    model = torch.nn.Module()
+    model.embeddings = Embeddings(514)
+    return model.state_dict()  # embeddings.{word_embeddings.weight, position_ids, token_type_ids}
+
+
 def main():
     default = pathlib.Path(__file__).resolve().parent.parent / "tests/io/data"
     out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else default
@@ -55,6 +75,17 @@ def main():
 
     t = dtype_tensors()
     save_file({k: t[k] for k in ("f32", "f16", "bf16")}, str(out / "dtypes.safetensors"), metadata={"format": "pt"})
+
+    # Integer buffers saved by torch.save (LongStorage, IntStorage) next to a float weight.
+    torch.save(buffer_state_dict(), out / "int_buffers.pt")
+
+    # The same in safetensors, plus dtypes the reader checks and leaves out.
+    sd = {k: v.contiguous() for k, v in buffer_state_dict().items()}
+    sd["big_i64"] = torch.tensor([-1, 2**40 + 3], dtype=torch.int64)
+    sd["skipped_f64"] = torch.arange(3, dtype=torch.float64)
+    sd["skipped_bool"] = torch.tensor([True, False])
+    sd["skipped_u8"] = torch.arange(5, dtype=torch.uint8)
+    save_file(sd, str(out / "int_buffers.safetensors"), metadata={"format": "pt"})
 
 
 if __name__ == "__main__":
