@@ -1,3 +1,5 @@
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "io/le_bytes.h"
@@ -11,11 +13,30 @@ namespace {
 constexpr uint64_t kMaxHeaderSize = 100'000'000;
 constexpr size_t kHeaderLengthSize = 8;
 
-struct DTypeName {
+// Every dtype of the safetensors format, with its element width in bits. Those without a DType here
+// are checked like the rest (offsets, byte count), then left out of the map so that extra entries do
+// not fail the file; a weight stored in one of them shows up as missing.
+struct DTypeInfo {
     const char* name;
-    DType dtype;
+    uint64_t bits;
+    std::optional<DType> dtype;
 };
-constexpr DTypeName kSupported[] = {{"F32", DType::kF32}, {"F16", DType::kF16}, {"BF16", DType::kBF16}};
+constexpr DTypeInfo kDTypes[] = {
+    {"F32", 32, DType::kF32},      {"F16", 16, DType::kF16},      {"BF16", 16, DType::kBF16},
+    {"I64", 64, DType::kI64},      {"I32", 32, DType::kI32},      {"F64", 64, std::nullopt},
+    {"C64", 64, std::nullopt},     {"U64", 64, std::nullopt},     {"U32", 32, std::nullopt},
+    {"I16", 16, std::nullopt},     {"U16", 16, std::nullopt},     {"I8", 8, std::nullopt},
+    {"U8", 8, std::nullopt},       {"BOOL", 8, std::nullopt},     {"F8_E4M3", 8, std::nullopt},
+    {"F8_E5M2", 8, std::nullopt},  {"F8_E8M0", 8, std::nullopt},  {"F6_E2M3", 6, std::nullopt},
+    {"F6_E3M2", 6, std::nullopt},  {"F4", 4, std::nullopt},
+};
+
+const DTypeInfo* find_dtype(const std::string& name) {
+    for (const DTypeInfo& d : kDTypes) {
+        if (name == d.name) return &d;
+    }
+    return nullptr;
+}
 
 // Reads a JSON unsigned integer; false for negatives, floats and anything else.
 bool get_u64(const nlohmann::json& j, uint64_t* out) {
@@ -24,9 +45,10 @@ bool get_u64(const nlohmann::json& j, uint64_t* out) {
     return true;
 }
 
-// `data_area` holds `data_size` bytes: every tensor, back to back.
-StatusOr<RawTensor> parse_entry(const std::string& what, const nlohmann::json& entry, const uint8_t* data_area,
-                                uint64_t data_size) {
+// `data_area` holds `data_size` bytes: every tensor, back to back. A checked entry of a dtype
+// without a DType yields nullopt.
+StatusOr<std::optional<RawTensor>> parse_entry(const std::string& what, const nlohmann::json& entry,
+                                               const uint8_t* data_area, uint64_t data_size) {
     if (!entry.is_object()) return data_loss(what + ": entry is not a JSON object");
     auto dtype_it = entry.find("dtype");
     auto shape_it = entry.find("shape");
@@ -40,16 +62,11 @@ StatusOr<RawTensor> parse_entry(const std::string& what, const nlohmann::json& e
     if (offsets_it == entry.end() || !offsets_it->is_array() || offsets_it->size() != 2) {
         return data_loss(what + ": 'data_offsets' is missing or not [begin, end]");
     }
-    RawTensor t;
     const std::string& dtype = dtype_it->get_ref<const std::string&>();
-    bool known = false;
-    for (const DTypeName& d : kSupported) {
-        if (dtype == d.name) {
-            t.dtype = d.dtype;
-            known = true;
-        }
-    }
-    if (!known) return unimplemented(what + ": dtype " + dtype + " is not supported (only F32, F16, BF16)");
+    const DTypeInfo* info = find_dtype(dtype);
+    // Without a width its byte count cannot be checked, so an unknown name fails the file.
+    if (info == nullptr) return unimplemented(what + ": dtype '" + dtype + "' is not a safetensors dtype");
+    RawTensor t;
     uint64_t numel = 1;
     for (const nlohmann::json& d : *shape_it) {
         uint64_t dim = 0;
@@ -61,10 +78,14 @@ StatusOr<RawTensor> parse_entry(const std::string& what, const nlohmann::json& e
         }
         t.shape.push_back(static_cast<int64_t>(dim));
     }
-    uint64_t nbytes = 0;
-    if (numel > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(numel, dtype_size(t.dtype), &nbytes)) {
+    uint64_t nbits = 0;
+    if (numel > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(numel, info->bits, &nbits)) {
         return data_loss(what + ": shape " + shape_it->dump() + " overflows");
     }
+    if (nbits % 8 != 0) {
+        return data_loss(what + ": " + dtype + " " + shape_it->dump() + " does not fill whole bytes");
+    }
+    const uint64_t nbytes = nbits / 8;
     uint64_t begin = 0;
     uint64_t end = 0;
     if (!get_u64((*offsets_it)[0], &begin) || !get_u64((*offsets_it)[1], &end)) {
@@ -78,9 +99,11 @@ StatusOr<RawTensor> parse_entry(const std::string& what, const nlohmann::json& e
         return data_loss(what + ": data_offsets " + offsets_it->dump() + " span " + std::to_string(end - begin) +
                          " bytes, but " + dtype + " " + shape_it->dump() + " needs " + std::to_string(nbytes));
     }
+    if (!info->dtype) return std::optional<RawTensor>();
+    t.dtype = *info->dtype;
     t.nbytes = static_cast<size_t>(nbytes);
     t.data = data_area + begin;
-    return t;
+    return std::optional<RawTensor>(std::move(t));
 }
 
 }  // namespace
@@ -110,8 +133,9 @@ StatusOr<TensorMap> read_safetensors(std::shared_ptr<const MappedFile> file) {
             if (!entry.is_object()) return data_loss(path + ": __metadata__ is not a JSON object");
             continue;
         }
-        StatusOr<RawTensor> t = parse_entry(path + ": tensor '" + name + "'", entry, data_area, data_size);
-        if (!t.ok()) return t.status();
+        BGE_ASSIGN_OR_RETURN(std::optional<RawTensor> t,
+                             parse_entry(path + ": tensor '" + name + "'", entry, data_area, data_size));
+        if (!t) continue;
         t->file = file;
         tensors.emplace(name, std::move(*t));
     }

@@ -13,8 +13,8 @@
 
 namespace bge::io {
 
-// One stored tensor: contiguous row-major data of `dtype` (only kF32/kF16/kBF16 are produced),
-// which may be unaligned. `file` keeps the mapping alive.
+// One stored tensor: contiguous row-major data of `dtype` (kF32/kF16/kBF16 weights, or kI64/kI32
+// buffers such as `embeddings.position_ids`), which may be unaligned. `file` keeps the mapping alive.
 struct RawTensor {
     DType dtype = DType::kF32;
     std::vector<int64_t> shape;
@@ -29,14 +29,16 @@ struct RawTensor {
 using TensorMap = std::map<std::string, RawTensor>;
 
 // Reads a .safetensors file: 8-byte little-endian header length, JSON header, data. Every entry's
-// offsets are checked against the file; dtypes other than F32/F16/BF16 are kUnimplemented;
-// anything malformed is kDataLoss naming the file (and the tensor where there is one).
+// offsets and byte count are checked against the file. F32/F16/BF16/I64/I32 entries are read; entries
+// of the format's other dtypes (F64, I8, U8, BOOL, ...) are checked, then left out of the map; a dtype
+// name the format does not define is kUnimplemented. Anything malformed is kDataLoss naming the file
+// (and the tensor where there is one).
 StatusOr<TensorMap> read_safetensors(std::shared_ptr<const MappedFile> file);
 
 // Reads a PyTorch zip checkpoint (torch.save, any archive-name prefix). The pickle is read by a
-// restricted unpickler that knows only what state dicts use and refuses any other global or
-// opcode with kDataLoss/kUnimplemented; it never executes anything. A legacy (non-zip) pickle
-// checkpoint is kUnimplemented with a message saying so.
+// restricted unpickler that knows only what state dicts use (Float/Half/BFloat16/Long/Int storages)
+// and refuses any other global or opcode with kDataLoss/kUnimplemented; it never executes anything.
+// A legacy (non-zip) pickle checkpoint is kUnimplemented with a message saying so.
 StatusOr<TensorMap> read_torch_checkpoint(std::shared_ptr<const MappedFile> file);
 
 // Opens `path` and dispatches on its content (zip magic -> torch, otherwise safetensors).

@@ -186,12 +186,15 @@ struct AllowedGlobal {
 };
 
 // The only globals a plain state dict needs; torch.load's weights_only mode allows a similar list.
+// Long and Int storages hold buffers such as older transformers' `embeddings.position_ids`.
 constexpr AllowedGlobal kAllowed[] = {
     {"collections", "OrderedDict", Callable::kOrderedDict, DType::kF32},
     {"torch._utils", "_rebuild_tensor_v2", Callable::kRebuildTensorV2, DType::kF32},
     {"torch", "FloatStorage", Callable::kStorageType, DType::kF32},
     {"torch", "HalfStorage", Callable::kStorageType, DType::kF16},
     {"torch", "BFloat16Storage", Callable::kStorageType, DType::kBF16},
+    {"torch", "LongStorage", Callable::kStorageType, DType::kI64},
+    {"torch", "IntStorage", Callable::kStorageType, DType::kI32},
 };
 
 // A pickled value. Objects live in the unpickler's arena; containers point at each other, so
@@ -385,7 +388,7 @@ Status Unpickler::find_global(std::string_view module, std::string_view name) {
     }
     return refuse("global '" + printable(module) + "." + printable(name) +
                   "' is not allowed; a state dict may only use collections.OrderedDict, "
-                  "torch._utils._rebuild_tensor_v2 and torch.{Float,Half,BFloat16}Storage");
+                  "torch._utils._rebuild_tensor_v2 and torch.{Float,Half,BFloat16,Long,Int}Storage");
 }
 
 // torch.save's persistent id of a storage: ('storage', storage_type, key, location, numel).
@@ -396,7 +399,7 @@ Status Unpickler::persistent_load(Object* pid) {
     }
     if (t[1]->kind != Kind::kGlobal || kAllowed[t[1]->i].callable != Callable::kStorageType) {
         return fail("persistent id's storage type is a " + std::string(kind_name(t[1]->kind)) +
-                    ", not torch.{Float,Half,BFloat16}Storage");
+                    ", not torch.{Float,Half,BFloat16,Long,Int}Storage");
     }
     if (t[2]->kind != Kind::kString || t[3]->kind != Kind::kString) {
         return fail("persistent id's key and location must be strings");

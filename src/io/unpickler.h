@@ -1,6 +1,7 @@
 // A restricted unpickler for the data.pkl of a torch.save state dict. It knows only the opcodes and
-// globals a state dict uses (dicts, tuples, ints, strings, storages, _rebuild_tensor_v2), refuses
-// everything else naming the opcode or global and its byte offset, and never executes anything.
+// globals a state dict uses (dicts, tuples, ints, strings, Float/Half/BFloat16/Long/Int storages,
+// _rebuild_tensor_v2), refuses everything else naming the opcode or global and its byte offset, and
+// never executes anything.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +18,7 @@ namespace bge::io {
 // <prefix>/data/<storage_key>.
 struct PickledTensor {
     std::string name;
-    DType dtype = DType::kF32;  // the storage's element type
+    DType dtype = DType::kF32;  // the storage's element type: kF32, kF16, kBF16, kI64 or kI32
     std::string storage_key;
     int64_t storage_numel = 0;   // elements in the storage, as the persistent id says
     int64_t storage_offset = 0;  // in elements

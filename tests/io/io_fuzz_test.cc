@@ -101,7 +101,9 @@ void fuzz(const char* what, const std::vector<std::string>& seeds, Check check) 
 // Every view must lie inside its file's mapping and match its shape; reading all bytes must not fault.
 void expect_in_bounds(const TensorMap& tensors, int64_t i) {
     for (const auto& [name, t] : tensors) {
-        ASSERT_TRUE(t.dtype == DType::kF32 || t.dtype == DType::kF16 || t.dtype == DType::kBF16) << name << " #" << i;
+        ASSERT_TRUE(t.dtype == DType::kF32 || t.dtype == DType::kF16 || t.dtype == DType::kBF16 ||
+                    t.dtype == DType::kI64 || t.dtype == DType::kI32)
+            << name << " #" << i;
         int64_t numel = 1;
         for (int64_t d : t.shape) {
             ASSERT_GE(d, 0) << name << " #" << i;
@@ -151,7 +153,8 @@ TEST(IoFuzz, SafetensorsMutations) {
         R"({"__metadata__":{"k":"v"},"a":{"dtype":"F16","shape":[2,2],"data_offsets":[0,8]},)"
         R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
         std::string(12, '\x3c'));
-    fuzz_files("safetensors", {test_util::read_file(kDataDir + "dtypes.safetensors"), hand});
+    fuzz_files("safetensors", {test_util::read_file(kDataDir + "dtypes.safetensors"),
+                               test_util::read_file(kDataDir + "int_buffers.safetensors"), hand});
 }
 
 // The torch reader (zip + unpickler) on mutated real torch.save files and a ZIP64 hand-written one.
@@ -160,13 +163,15 @@ TEST(IoFuzz, TorchCheckpointMutations) {
         "z", test_util::state_dict_pickle({{.name = "w", .storage_numel = 4, .offset = 1, .size = {3}, .stride = {1}}}),
         {{"0", test_util::f32_bytes({1, 2, 3, 4})}}, /*zip64=*/true);
     fuzz_files("torch", {test_util::read_file(kDataDir + "torch_dtypes.pt"),
-                         test_util::read_file(kDataDir + "linear_archive_prefix.pt"), zip64});
+                         test_util::read_file(kDataDir + "linear_archive_prefix.pt"),
+                         test_util::read_file(kDataDir + "int_buffers.pt"), zip64});
 }
 
 // The unpickler alone, on heap copies of exactly the input's size (so ASan sees any overread).
 TEST(IoFuzz, PickleMutations) {
     std::vector<std::string> seeds = {data_pkl(kDataDir + "torch_dtypes.pt"),
-                                      data_pkl(kDataDir + "linear_archive_prefix.pt")};
+                                      data_pkl(kDataDir + "linear_archive_prefix.pt"),
+                                      data_pkl(kDataDir + "int_buffers.pt")};
     fuzz("pickle", seeds, [](const std::string& input, int64_t i) {
         std::vector<uint8_t> bytes(input.begin(), input.end());
         auto r = unpickle_state_dict(bytes);

@@ -1,15 +1,18 @@
 // Test helpers that write checkpoint bytes by hand: safetensors files, zip archives (stored
-// entries, optional torch-style 64-byte alignment and ZIP64 records) and state-dict pickles.
+// entries, optional torch-style 64-byte alignment and ZIP64 records) and state-dict pickles, and
+// read tensor values back.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "bge/status.h"
+#include "io/tensor_file.h"
 
 namespace bge::io::test_util {
 
@@ -31,6 +34,19 @@ class TempDir {
 std::string read_file(const std::string& path);
 
 std::string f32_bytes(const std::vector<float>& v);
+
+// A tensor's elements as T, copied (the data may be unaligned); empty, with a test failure, if the sizes disagree.
+template <typename T>
+std::vector<T> copy_as(const RawTensor& t) {
+    if (dtype_size(t.dtype) != sizeof(T) || t.nbytes != static_cast<size_t>(t.numel()) * sizeof(T)) {
+        ADD_FAILURE() << dtype_name(t.dtype) << " " << t.shape_string() << " (" << t.nbytes << " bytes) read as "
+                      << sizeof(T) << "-byte elements";
+        return {};
+    }
+    std::vector<T> out(t.nbytes / sizeof(T));
+    if (t.nbytes > 0) std::memcpy(out.data(), t.data, t.nbytes);
+    return out;
+}
 
 // 8-byte little-endian header length, the header, the data area.
 std::string safetensors_bytes(const std::string& header_json, const std::string& data);

@@ -24,7 +24,7 @@ StatusOr<TensorMap> read_bytes(const TempDir& dir, const std::string& bytes) {
     return read_tensor_file(dir.write("t.safetensors", bytes));
 }
 
-// A file written by the safetensors Python package reads back with exact values in all three dtypes.
+// A file written by the safetensors Python package reads back with exact values in all three float dtypes.
 TEST(Safetensors, ReadsPythonFixture) {
     auto r = read_tensor_file(kDataDir + "dtypes.safetensors");
     ASSERT_TRUE(r.ok()) << r.status().to_string();
@@ -124,13 +124,61 @@ TEST(Safetensors, WrongByteCount) {
                             StatusCode::kDataLoss, {"t.safetensors", "tensor 'w'", "span 8 bytes", "needs 6"}));
 }
 
-// Dtypes other than F32/F16/BF16 are kUnimplemented naming the tensor and the dtype.
-TEST(Safetensors, UnsupportedDtype) {
+// A Python-written file with I64/I32 buffers next to a float weight: integers read back exactly
+// (including one past 32 bits), F64/BOOL/U8 entries are left out.
+TEST(Safetensors, ReadsIntegerBuffersAndSkipsOtherDtypes) {
+    auto r = read_tensor_file(kDataDir + "int_buffers.safetensors");
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->size(), 4u);
+    for (const char* skipped : {"skipped_f64", "skipped_bool", "skipped_u8"}) EXPECT_EQ(r->count(skipped), 0u);
+    const RawTensor& pos = r->at("embeddings.position_ids");
+    EXPECT_EQ(pos.dtype, DType::kI64);
+    EXPECT_EQ(pos.shape_string(), "[1, 514]");
+    std::vector<int64_t> arange(514);
+    for (size_t k = 0; k < arange.size(); ++k) arange[k] = static_cast<int64_t>(k);
+    EXPECT_EQ(test_util::copy_as<int64_t>(pos), arange);
+    EXPECT_EQ(r->at("big_i64").dtype, DType::kI64);
+    EXPECT_EQ(test_util::copy_as<int64_t>(r->at("big_i64")), std::vector<int64_t>({-1, (int64_t{1} << 40) + 3}));
+    const RawTensor& types = r->at("embeddings.token_type_ids");
+    EXPECT_EQ(types.dtype, DType::kI32);
+    EXPECT_EQ(test_util::copy_as<int32_t>(types), std::vector<int32_t>({-7, 0, INT32_MAX}));
+    EXPECT_EQ(to_f32(r->at("embeddings.word_embeddings.weight")), std::vector<float>({-2, -1, 0, 1, 2, 3}));
+}
+
+// Entries of dtypes that are left out are still checked: a bad span fails the whole file.
+TEST(Safetensors, SkippedDtypesAreStillChecked) {
     TempDir dir;
-    for (const char* dtype : {"I64", "F64", "XYZ"}) {
+    auto read = [&](const std::string& dtype, const std::string& shape, const std::string& offsets) {
+        std::string header = R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"x":{"dtype":")" + dtype +
+                             R"(","shape":)" + shape + R"(,"data_offsets":)" + offsets + "}}";
+        return read_bytes(dir, safetensors_bytes(header, std::string(12, '\0')));
+    };
+    for (const char* dtype : {"F64", "U64", "C64"}) {
+        auto ok = read(dtype, "[1]", "[4,12]");
+        ASSERT_TRUE(ok.ok()) << dtype << ": " << ok.status().to_string();
+        EXPECT_EQ(ok->size(), 1u) << dtype;
+        EXPECT_EQ(ok->count("w"), 1u) << dtype;
+    }
+    EXPECT_TRUE(read("BOOL", "[8]", "[4,12]").ok());
+    EXPECT_TRUE(read("F4", "[2,3]", "[4,7]").ok());
+    EXPECT_TRUE(failed_with(read("F64", "[2]", "[4,12]").status(), StatusCode::kDataLoss,
+                            {"t.safetensors", "tensor 'x'", "span 8 bytes", "needs 16"}));
+    EXPECT_TRUE(failed_with(read("U8", "[4]", "[10,14]").status(), StatusCode::kDataLoss,
+                            {"tensor 'x'", "outside the data area of 12 bytes"}));
+    EXPECT_TRUE(failed_with(read("I16", "[-1]", "[4,6]").status(), StatusCode::kDataLoss, {"tensor 'x'", "shape"}));
+    EXPECT_TRUE(failed_with(read("F4", "[3]", "[4,6]").status(), StatusCode::kDataLoss,
+                            {"tensor 'x'", "does not fill whole bytes"}));
+    EXPECT_TRUE(failed_with(read("F8_E4M3", "[4611686018427387904,4]", "[4,12]").status(), StatusCode::kDataLoss,
+                            {"tensor 'x'", "overflows"}));
+}
+
+// A dtype name the format does not define cannot be checked and is kUnimplemented naming tensor and dtype.
+TEST(Safetensors, UnknownDtype) {
+    TempDir dir;
+    for (const char* dtype : {"XYZ", "f32", "I128"}) {
         std::string header = std::string(R"({"ids":{"dtype":")") + dtype + R"(","shape":[1],"data_offsets":[0,8]}})";
         EXPECT_TRUE(failed_with(read_bytes(dir, safetensors_bytes(header, std::string(8, '\0'))).status(),
-                                StatusCode::kUnimplemented, {"tensor 'ids'", dtype}));
+                                StatusCode::kUnimplemented, {"tensor 'ids'", std::string("'") + dtype + "'"}));
     }
 }
 

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "io/tensor_file.h"
 #include "io_test_util.h"
 
@@ -58,6 +60,25 @@ TEST(TorchCheckpoint, ReadsStateDictWithOtherPrefix) {
     EXPECT_EQ(r->at("weight").shape_string(), "[1, 4]");
     EXPECT_EQ(to_f32(r->at("weight")), std::vector<float>({0, 0.125f, 0.25f, 0.375f}));
     EXPECT_EQ(to_f32(r->at("bias")), std::vector<float>({0.5f}));
+}
+
+// A module state dict with integer buffers (LongStorage position_ids, IntStorage ids) next to a float
+// weight, as older transformers saved it: all three read back exactly, in place in the mapping.
+TEST(TorchCheckpoint, ReadsLongAndIntStorageBuffers) {
+    auto r = read_tensor_file(kDataDir + "int_buffers.pt");
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    ASSERT_EQ(r->size(), 3u);
+    const RawTensor& pos = r->at("embeddings.position_ids");
+    EXPECT_EQ(pos.dtype, DType::kI64);
+    EXPECT_EQ(pos.shape_string(), "[1, 514]");
+    std::vector<int64_t> arange(514);
+    for (size_t k = 0; k < arange.size(); ++k) arange[k] = static_cast<int64_t>(k);
+    EXPECT_EQ(test_util::copy_as<int64_t>(pos), arange);
+    const RawTensor& types = r->at("embeddings.token_type_ids");
+    EXPECT_EQ(types.dtype, DType::kI32);
+    EXPECT_EQ(test_util::copy_as<int32_t>(types), std::vector<int32_t>({-7, 0, INT32_MAX}));
+    EXPECT_EQ(to_f32(r->at("embeddings.word_embeddings.weight")), std::vector<float>({-2, -1, 0, 1, 2, 3}));
+    for (const auto& [name, t] : *r) EXPECT_TRUE(inside_mapping(t)) << name;
 }
 
 // The pre-zip format is refused with the re-save hint, by both entry points.
@@ -140,13 +161,33 @@ TEST(TorchCheckpoint, NonContiguousStride) {
     EXPECT_TRUE(read_tensor_file(dir.write("v.pt", one_tensor_zip(spec, test_util::f32_bytes({0, 1})))).ok());
 }
 
-// Other storage types (a LongStorage buffer) are forbidden globals.
-TEST(TorchCheckpoint, OtherStorageTypeIsRefused) {
+// Storage types other than Float/Half/BFloat16/Long/Int are still forbidden globals.
+TEST(TorchCheckpoint, OtherStorageTypesAreRefused) {
+    TempDir dir;
+    for (const char* type : {"DoubleStorage", "BoolStorage", "ByteStorage"}) {
+        TensorSpec spec = row_spec();
+        spec.storage_type = type;
+        std::string path = dir.write("w.pt", one_tensor_zip(spec, std::string(48, '\0')));
+        EXPECT_TRUE(failed_with(read_tensor_file(path).status(), StatusCode::kUnimplemented,
+                                {path, "GLOBAL", std::string("'torch.") + type + "' is not allowed"}));
+    }
+}
+
+// A hand-written LongStorage tensor at an element offset reads back in place with exact 64-bit values.
+TEST(TorchCheckpoint, HandWrittenLongStorage) {
     TempDir dir;
     TensorSpec spec = row_spec();
     spec.storage_type = "LongStorage";
-    std::string path = dir.write("w.pt", one_tensor_zip(spec, std::string(48, '\0')));
-    EXPECT_TRUE(failed_with(read_tensor_file(path).status(), StatusCode::kUnimplemented, {"'torch.LongStorage'"}));
+    const std::vector<int64_t> values = {0, 1, -2, INT64_MAX, INT64_MIN, int64_t{1} << 33};
+    std::string storage(values.size() * sizeof(int64_t), '\0');
+    std::memcpy(storage.data(), values.data(), storage.size());
+    auto r = read_tensor_file(dir.write("w.pt", one_tensor_zip(spec, storage)));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    const RawTensor& w = r->at("w");
+    EXPECT_EQ(w.dtype, DType::kI64);
+    EXPECT_EQ(w.shape_string(), "[2, 2]");
+    EXPECT_TRUE(inside_mapping(w));
+    EXPECT_EQ(test_util::copy_as<int64_t>(w), std::vector<int64_t>(values.begin() + 2, values.end()));
 }
 
 // A compressed entry is refused with a hint instead of being misread.

@@ -16,7 +16,7 @@ StatusOr<std::vector<PickledTensor>> unpickle(const std::string& bytes) {
 
 Status unpickle_status(const PickleWriter& p) { return unpickle(p.bytes()).status(); }
 
-// The hand-written torch.save form yields the tensor's storage, offset and shape.
+// The hand-written torch.save form yields each tensor's storage dtype, key, offset and shape.
 TEST(Unpickler, ReadsStateDict) {
     auto r = unpickle(test_util::state_dict_pickle(
         {{.name = "a",
@@ -26,9 +26,11 @@ TEST(Unpickler, ReadsStateDict) {
           .offset = 300,
           .size = {2, 3},
           .stride = {3, 1}},
-         {.name = "b", .storage_type = "BFloat16Storage", .key = "k", .storage_numel = 1, .size = {}, .stride = {}}}));
+         {.name = "b", .storage_type = "BFloat16Storage", .key = "k", .storage_numel = 1, .size = {}, .stride = {}},
+         {.name = "c", .storage_type = "LongStorage", .key = "1", .storage_numel = 8, .size = {1, 8}, .stride = {8, 1}},
+         {.name = "d", .storage_type = "IntStorage", .key = "2", .storage_numel = 2, .size = {2}, .stride = {1}}}));
     ASSERT_TRUE(r.ok()) << r.status().to_string();
-    ASSERT_EQ(r->size(), 2u);
+    ASSERT_EQ(r->size(), 4u);
     const PickledTensor& a = (*r)[0];
     EXPECT_EQ(a.name, "a");
     EXPECT_EQ(a.dtype, DType::kF16);
@@ -38,6 +40,9 @@ TEST(Unpickler, ReadsStateDict) {
     EXPECT_EQ(a.shape, (std::vector<int64_t>{2, 3}));
     EXPECT_EQ((*r)[1].dtype, DType::kBF16);
     EXPECT_TRUE((*r)[1].shape.empty());
+    EXPECT_EQ((*r)[2].dtype, DType::kI64);
+    EXPECT_EQ((*r)[2].shape, (std::vector<int64_t>{1, 8}));
+    EXPECT_EQ((*r)[3].dtype, DType::kI32);
 }
 
 // Protocol-4 forms (FRAME, SHORT_BINUNICODE, STACK_GLOBAL, MEMOIZE), LONG1 / BININT2 / BININT
@@ -83,6 +88,12 @@ TEST(Unpickler, ForbiddenGlobals) {
                             StatusCode::kUnimplemented, {"byte 20", "STACK_GLOBAL", "'os.system'"}));
     EXPECT_TRUE(failed_with(unpickle_status(PickleWriter().proto().global("torch._utils", "_rebuild_parameter")),
                             StatusCode::kUnimplemented, {"_rebuild_parameter"}));
+    // Storage types stay limited to Float/Half/BFloat16/Long/Int, and the message lists them.
+    EXPECT_TRUE(failed_with(unpickle_status(PickleWriter().proto().global("torch", "DoubleStorage")),
+                            StatusCode::kUnimplemented,
+                            {"'torch.DoubleStorage' is not allowed", "torch.{Float,Half,BFloat16,Long,Int}Storage"}));
+    EXPECT_TRUE(failed_with(unpickle_status(PickleWriter().proto().global("torch", "LongTensor")),
+                            StatusCode::kUnimplemented, {"'torch.LongTensor'"}));
     // Control bytes in the name are escaped in the message.
     EXPECT_TRUE(failed_with(unpickle_status(PickleWriter().proto().global("os\x01", "x")), StatusCode::kUnimplemented,
                             {"'os\\x01.x'"}));
