@@ -26,6 +26,14 @@ int run_rerank(const CommonOptions& options);
 int run_score(const CommonOptions& options, std::array<float, 3> weights);
 int run_info(const CommonOptions& options);
 
+struct BenchOptions {
+    int tokens = 512;    // tokens per input
+    int batch = 1;       // inputs per call
+    int iterations = 5;  // timed calls
+    int warmup = 1;      // untimed calls first
+};
+int run_bench(const CommonOptions& options, const BenchOptions& bench);
+
 // Prints "bge: <message>" on stderr and returns 1.
 int fail(const Status& status);
 

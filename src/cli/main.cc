@@ -83,6 +83,14 @@ int main(int argc, char** argv) {
     auto* info = app.add_subcommand("info", "what was found and loaded in a model folder");
     add_model_options(info, o, true);
 
+    BenchOptions bench_options;
+    auto* bench = app.add_subcommand("bench", "times embed (or rerank) on synthetic inputs; prints a table and JSON");
+    add_model_options(bench, o, true);
+    bench->add_option("--tokens", bench_options.tokens, "tokens per input")->check(CLI::PositiveNumber);
+    bench->add_option("--batch", bench_options.batch, "inputs per call")->check(CLI::PositiveNumber);
+    bench->add_option("--iterations", bench_options.iterations, "timed calls")->check(CLI::PositiveNumber);
+    bench->add_option("--warmup", bench_options.warmup, "untimed calls first")->check(CLI::NonNegativeNumber);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -101,5 +109,6 @@ int main(int argc, char** argv) {
         }
         return run_score(o, weights);
     }
+    if (*bench) return run_bench(o, bench_options);
     return run_info(o);
 }

@@ -55,7 +55,9 @@ TEST(JsonlFuzz, MutatedInputParsesOrNamesTheLine) {
         }
         for (const InputLine& line : *lines) {
             for (const auto& r : {text_of(line), string_field(line, "query")}) {
-                if (!r.ok()) ASSERT_EQ(r.status().message().rfind("stdin line ", 0), 0u);
+                if (!r.ok()) {
+                    ASSERT_EQ(r.status().message().rfind("stdin line ", 0), 0u);
+                }
             }
         }
     }
