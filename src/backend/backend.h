@@ -44,14 +44,14 @@ enum class Activation { kNone, kGelu /* exact erf GELU */, kTanh };
 
 // A linear layer's parameters, prepared once in the backend's preferred layout.
 class LinearWeight {
-   public:
+ public:
     virtual ~LinearWeight() = default;
     int64_t in_features = 0;
     int64_t out_features = 0;
 };
 
 class Backend {
-   public:
+ public:
     virtual ~Backend() = default;
     virtual std::string name() const = 0;
     // Element type of activations (F32 on the CPU).
@@ -85,8 +85,7 @@ class Backend {
     // qkv [n_tokens, 3 * hidden] holds Q | K | V, each [n_tokens, n_heads * head_dim];
     // out [n_tokens, hidden] = softmax(Q Kᵀ / sqrt(head_dim)) V per head. `cu_seqlens` is host
     // memory. Memory stays bounded for any length: scores are never materialized as [L, L].
-    virtual void attention(const Tensor& qkv, std::span<const int32_t> cu_seqlens, int n_heads,
-                           const Tensor& out) = 0;
+    virtual void attention(const Tensor& qkv, std::span<const int32_t> cu_seqlens, int n_heads, const Tensor& out) = 0;
 };
 
 }  // namespace bge

@@ -52,9 +52,9 @@ int bench(const CommonOptions& o, const BenchOptions& b, Run&& run) {
     std::printf("|---|---|---|---|---|---|---|\n");
     std::printf("| %d | %d | %zu | %.1f | %.1f | %.1f | %.1f |\n", length, b.batch, ms.size(), median, ms.front(),
                 tokens_per_s, gflops);
-    const nlohmann::ordered_json j = {{"model", info.dir},    {"kind", info.kind},     {"backend", info.backend},
-                                      {"tokens", length},     {"batch", b.batch},      {"iterations", ms.size()},
-                                      {"median_ms", median},  {"min_ms", ms.front()},  {"tokens_per_s", tokens_per_s},
+    const nlohmann::ordered_json j = {{"model", info.dir},    {"kind", info.kind},    {"backend", info.backend},
+                                      {"tokens", length},     {"batch", b.batch},     {"iterations", ms.size()},
+                                      {"median_ms", median},  {"min_ms", ms.front()}, {"tokens_per_s", tokens_per_s},
                                       {"gflop_per_s", gflops}};
     std::printf("%s\n", j.dump().c_str());
     return 0;

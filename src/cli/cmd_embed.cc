@@ -1,10 +1,6 @@
 // bge embed: stdin a JSON string (or {"text": ...}) per line; stdout
 // {"tokens": n, "dense": [...], "sparse": {"<id>": w, ...}, "colbert": [[...], ...]} per line.
-#include <iostream>
-
-#include "cli/commands.h"
-#include "cli/jsonl.h"
-#include "cli/progress.h"
+#include "cli/stream.h"
 
 namespace bge::cli {
 namespace {
@@ -43,30 +39,21 @@ int run_embed(const CommonOptions& options, const EmbedOptions& outputs) {
     if (!embedder.ok()) return fail(embedder.status());
     EmbedOptions embed_options = outputs;
     embed_options.max_length = options.max_length;
-    Progress progress("embed", options.quiet);
-    int64_t line_counter = 0;
-    std::string out;
-    while (true) {
-        auto lines = read_json_lines(std::cin, options.batch_size, line_counter);
-        if (!lines.ok()) return fail(lines.status());
-        if (lines->empty()) return 0;
-        std::vector<std::string> texts;
-        for (const InputLine& line : *lines) {
-            auto text = text_of(line);
-            if (!text.ok()) return fail(text.status());
-            texts.push_back(std::move(text).value());
-        }
-        auto embeddings = (*embedder)->embed(texts, embed_options);
-        if (!embeddings.ok()) return fail(embeddings.status());
-        out.clear();
-        int64_t tokens = 0;
-        for (const Embedding& e : *embeddings) {
-            tokens += e.n_tokens;
-            append_embedding(out, e, embed_options);
-        }
-        std::cout << out << std::flush;
-        progress.add(static_cast<int64_t>(texts.size()), tokens);
-    }
+    return stream_json_lines(
+        options, "embed", [&](const std::vector<InputLine>& lines, std::string& out) -> StatusOr<int64_t> {
+            std::vector<std::string> texts;
+            for (const InputLine& line : lines) {
+                BGE_ASSIGN_OR_RETURN(std::string text, text_of(line));
+                texts.push_back(std::move(text));
+            }
+            BGE_ASSIGN_OR_RETURN(std::vector<Embedding> embeddings, (*embedder)->embed(texts, embed_options));
+            int64_t tokens = 0;
+            for (const Embedding& e : embeddings) {
+                tokens += e.n_tokens;
+                append_embedding(out, e, embed_options);
+            }
+            return tokens;
+        });
 }
 
 }  // namespace bge::cli

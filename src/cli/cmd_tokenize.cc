@@ -1,8 +1,5 @@
 // bge tokenize: stdin a JSON string or [a, b] per line; stdout {"ids": [...]}.
-#include <iostream>
-
-#include "cli/commands.h"
-#include "cli/jsonl.h"
+#include "cli/stream.h"
 
 namespace bge::cli {
 namespace {
@@ -21,22 +18,20 @@ StatusOr<std::vector<int32_t>> tokenize_line(const Tokenizer& tokenizer, const I
 int run_tokenize(const CommonOptions& options) {
     auto tokenizer = Tokenizer::open(options.model);
     if (!tokenizer.ok()) return fail(tokenizer.status());
-    int64_t line_counter = 0;
-    std::string out;
-    while (true) {
-        auto lines = read_json_lines(std::cin, options.batch_size, line_counter);
-        if (!lines.ok()) return fail(lines.status());
-        if (lines->empty()) return 0;
-        out.clear();
-        for (const InputLine& line : *lines) {
-            auto ids = tokenize_line(**tokenizer, line, options.max_length);
-            if (!ids.ok()) return fail(ids.status().with_context("stdin line " + std::to_string(line.number)));
-            out += "{\"ids\":";
-            append_int_array(out, *ids);
-            out += "}\n";
-        }
-        std::cout << out << std::flush;
-    }
+    return stream_json_lines(options, "tokenize",
+                             [&](const std::vector<InputLine>& lines, std::string& out) -> StatusOr<int64_t> {
+                                 int64_t tokens = 0;
+                                 for (const InputLine& line : lines) {
+                                     auto ids = tokenize_line(**tokenizer, line, options.max_length);
+                                     if (!ids.ok())
+                                         return ids.status().with_context("stdin line " + std::to_string(line.number));
+                                     tokens += static_cast<int64_t>(ids->size());
+                                     out += "{\"ids\":";
+                                     append_int_array(out, *ids);
+                                     out += "}\n";
+                                 }
+                                 return tokens;
+                             });
 }
 
 }  // namespace bge::cli

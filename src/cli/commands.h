@@ -10,12 +10,12 @@
 namespace bge::cli {
 
 struct CommonOptions {
-    std::string model;        // model folder
-    int max_length = 0;       // <= 0: the model's default
-    int batch_size = 32;      // input lines per engine call
-    int threads = 0;          // 0 = every core
+    std::string model;    // model folder
+    int max_length = 0;   // <= 0: the model's default
+    int batch_size = 32;  // input lines per engine call
+    int threads = 0;      // 0 = every core
     int max_batch_tokens = 8192;
-    bool quiet = false;       // no progress lines on stderr
+    bool quiet = false;  // no progress lines on stderr
 
     EngineOptions engine() const { return {threads, max_batch_tokens}; }
 };

@@ -38,8 +38,7 @@ StatusOr<std::string> text_of(const InputLine& line) {
                             ": expected a JSON string or {\"text\": string}");
 }
 
-StatusOr<std::vector<TextPair>> read_pairs(std::istream& in, int max_lines, int64_t& line_counter) {
-    BGE_ASSIGN_OR_RETURN(std::vector<InputLine> lines, read_json_lines(in, max_lines, line_counter));
+StatusOr<std::vector<TextPair>> pairs_of(const std::vector<InputLine>& lines) {
     std::vector<TextPair> pairs;
     for (const InputLine& line : lines) {
         TextPair pair;

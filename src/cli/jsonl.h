@@ -29,8 +29,8 @@ StatusOr<std::string> text_of(const InputLine& line);
 // The string field `name` of an object line.
 StatusOr<std::string> string_field(const InputLine& line, const char* name);
 
-// Reads up to `max_lines` lines of {"query": string, "passage": string}.
-StatusOr<std::vector<TextPair>> read_pairs(std::istream& in, int max_lines, int64_t& line_counter);
+// The {"query": string, "passage": string} of each line.
+StatusOr<std::vector<TextPair>> pairs_of(const std::vector<InputLine>& lines);
 
 // Appends the shortest decimal that reads back as exactly `v` (std::to_chars); non-finite values as null.
 void append_float(std::string& out, float v);

@@ -18,8 +18,7 @@ void add_model_options(CLI::App* cmd, CommonOptions& o, bool engine) {
     cmd->add_option("--model", o.model, "model folder (Hugging Face layout)")->required();
     if (!engine) return;
     cmd->add_option("--threads", o.threads, "CPU threads, 0 = every core")->check(CLI::NonNegativeNumber);
-    cmd->add_option("--max-batch-tokens", o.max_batch_tokens, "tokens per forward pass")
-        ->check(CLI::PositiveNumber);
+    cmd->add_option("--max-batch-tokens", o.max_batch_tokens, "tokens per forward pass")->check(CLI::PositiveNumber);
     cmd->add_flag("--quiet", o.quiet, "no progress lines on stderr");
 }
 
@@ -57,7 +56,8 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     CommonOptions o;
 
-    auto* tokenize = app.add_subcommand("tokenize", "stdin: a JSON string or [a, b] per line; stdout: {\"ids\": [...]}");
+    auto* tokenize =
+        app.add_subcommand("tokenize", "stdin: a JSON string or [a, b] per line; stdout: {\"ids\": [...]}");
     add_model_options(tokenize, o, false);
     add_length_options(tokenize, o);
 

@@ -8,7 +8,7 @@
 namespace bge::cli {
 
 class Progress {
-   public:
+ public:
     Progress(const char* what, bool quiet) : what_(what), quiet_(quiet) {}
 
     void add(int64_t inputs, int64_t tokens) {
@@ -22,7 +22,7 @@ class Progress {
                      static_cast<long long>(inputs_), static_cast<long long>(tokens_), tokens_ / seconds);
     }
 
-   private:
+ private:
     using Clock = std::chrono::steady_clock;
     static constexpr auto kInterval = std::chrono::seconds(5);
     const char* what_;

@@ -8,11 +8,16 @@ namespace bge {
 
 const char* dtype_name(DType t) {
     switch (t) {
-        case DType::kF32: return "F32";
-        case DType::kF16: return "F16";
-        case DType::kBF16: return "BF16";
-        case DType::kI32: return "I32";
-        case DType::kI64: return "I64";
+        case DType::kF32:
+            return "F32";
+        case DType::kF16:
+            return "F16";
+        case DType::kBF16:
+            return "BF16";
+        case DType::kI32:
+            return "I32";
+        case DType::kI64:
+            return "I64";
     }
     return "?";
 }
@@ -35,7 +40,9 @@ float f16_to_f32(uint16_t h) {
 void convert_to_f32(DType src_type, const void* src, size_t n, float* dst) {
     const auto* bytes = static_cast<const unsigned char*>(src);
     switch (src_type) {
-        case DType::kF32: std::memcpy(dst, src, n * 4); return;
+        case DType::kF32:
+            std::memcpy(dst, src, n * 4);
+            return;
         case DType::kF16:
             for (size_t i = 0; i < n; ++i) {
                 uint16_t h;
@@ -50,7 +57,8 @@ void convert_to_f32(DType src_type, const void* src, size_t n, float* dst) {
                 dst[i] = bf16_to_f32(h);
             }
             return;
-        default: BGE_CHECK(false && "convert_to_f32 takes floating types only");
+        default:
+            BGE_CHECK(false && "convert_to_f32 takes floating types only");
     }
 }
 

@@ -11,11 +11,16 @@ enum class DType { kF32, kF16, kBF16, kI32, kI64 };
 
 constexpr size_t dtype_size(DType t) {
     switch (t) {
-        case DType::kF32: return 4;
-        case DType::kF16: return 2;
-        case DType::kBF16: return 2;
-        case DType::kI32: return 4;
-        case DType::kI64: return 8;
+        case DType::kF32:
+            return 4;
+        case DType::kF16:
+            return 2;
+        case DType::kBF16:
+            return 2;
+        case DType::kI32:
+            return 4;
+        case DType::kI64:
+            return 8;
     }
     return 0;
 }

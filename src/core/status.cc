@@ -4,15 +4,24 @@ namespace bge {
 
 const char* status_code_name(StatusCode code) {
     switch (code) {
-        case StatusCode::kOk: return "ok";
-        case StatusCode::kInvalidArgument: return "invalid argument";
-        case StatusCode::kNotFound: return "not found";
-        case StatusCode::kDataLoss: return "data loss";
-        case StatusCode::kUnimplemented: return "unimplemented";
-        case StatusCode::kFailedPrecondition: return "failed precondition";
-        case StatusCode::kOutOfRange: return "out of range";
-        case StatusCode::kResourceExhausted: return "resource exhausted";
-        case StatusCode::kInternal: return "internal";
+        case StatusCode::kOk:
+            return "ok";
+        case StatusCode::kInvalidArgument:
+            return "invalid argument";
+        case StatusCode::kNotFound:
+            return "not found";
+        case StatusCode::kDataLoss:
+            return "data loss";
+        case StatusCode::kUnimplemented:
+            return "unimplemented";
+        case StatusCode::kFailedPrecondition:
+            return "failed precondition";
+        case StatusCode::kOutOfRange:
+            return "out of range";
+        case StatusCode::kResourceExhausted:
+            return "resource exhausted";
+        case StatusCode::kInternal:
+            return "internal";
     }
     return "unknown";
 }

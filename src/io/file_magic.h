@@ -8,7 +8,9 @@
 namespace bge::io {
 
 // A zip archive starts with a local file header (torch.save's default format since torch 1.6).
-inline bool is_zip(const uint8_t* data, size_t size) { return size >= 4 && std::memcmp(data, "PK\x03\x04", 4) == 0; }
+inline bool is_zip(const uint8_t* data, size_t size) {
+    return size >= 4 && std::memcmp(data, "PK\x03\x04", 4) == 0;
+}
 
 // torch.save(..., _use_new_zipfile_serialization=False) starts with the pickled magic number
 // 0x1950a86a20f9469cfc6c: PROTO n, a FRAME from protocol 4 on, LONG1 of 10 bytes.

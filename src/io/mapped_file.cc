@@ -12,7 +12,9 @@ namespace bge::io {
 
 namespace {
 
-std::string errno_text(int err) { return std::string(std::strerror(err)); }
+std::string errno_text(int err) {
+    return std::string(std::strerror(err));
+}
 
 }  // namespace
 

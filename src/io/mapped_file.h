@@ -11,7 +11,7 @@
 namespace bge::io {
 
 class MappedFile {
-   public:
+ public:
     // Maps `path` read-only. Errors: kNotFound (missing), kInvalidArgument (a directory), kInternal (mmap).
     // An empty file maps to size() == 0, data() == nullptr.
     static StatusOr<std::shared_ptr<const MappedFile>> open(const std::string& path);
@@ -23,7 +23,7 @@ class MappedFile {
     size_t size() const { return size_; }
     const std::string& path() const { return path_; }
 
-   private:
+ private:
     MappedFile(std::string path, const uint8_t* data, size_t size) : path_(std::move(path)), data_(data), size_(size) {}
     std::string path_;
     const uint8_t* data_ = nullptr;

@@ -1,6 +1,5 @@
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "io/le_bytes.h"
 #include "io/tensor_file.h"
@@ -22,13 +21,13 @@ struct DTypeInfo {
     std::optional<DType> dtype;
 };
 constexpr DTypeInfo kDTypes[] = {
-    {"F32", 32, DType::kF32},      {"F16", 16, DType::kF16},      {"BF16", 16, DType::kBF16},
-    {"I64", 64, DType::kI64},      {"I32", 32, DType::kI32},      {"F64", 64, std::nullopt},
-    {"C64", 64, std::nullopt},     {"U64", 64, std::nullopt},     {"U32", 32, std::nullopt},
-    {"I16", 16, std::nullopt},     {"U16", 16, std::nullopt},     {"I8", 8, std::nullopt},
-    {"U8", 8, std::nullopt},       {"BOOL", 8, std::nullopt},     {"F8_E4M3", 8, std::nullopt},
-    {"F8_E5M2", 8, std::nullopt},  {"F8_E8M0", 8, std::nullopt},  {"F6_E2M3", 6, std::nullopt},
-    {"F6_E3M2", 6, std::nullopt},  {"F4", 4, std::nullopt},
+    {"F32", 32, DType::kF32},     {"F16", 16, DType::kF16},     {"BF16", 16, DType::kBF16},
+    {"I64", 64, DType::kI64},     {"I32", 32, DType::kI32},     {"F64", 64, std::nullopt},
+    {"C64", 64, std::nullopt},    {"U64", 64, std::nullopt},    {"U32", 32, std::nullopt},
+    {"I16", 16, std::nullopt},    {"U16", 16, std::nullopt},    {"I8", 8, std::nullopt},
+    {"U8", 8, std::nullopt},      {"BOOL", 8, std::nullopt},    {"F8_E4M3", 8, std::nullopt},
+    {"F8_E5M2", 8, std::nullopt}, {"F8_E8M0", 8, std::nullopt}, {"F6_E2M3", 6, std::nullopt},
+    {"F6_E3M2", 6, std::nullopt}, {"F4", 4, std::nullopt},
 };
 
 const DTypeInfo* find_dtype(const std::string& name) {

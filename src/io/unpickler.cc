@@ -66,74 +66,142 @@ enum Op : uint8_t {
 // Names of every opcode of protocols 0-5, so that refusals say what they refused.
 const char* opcode_name(uint8_t op) {
     switch (op) {
-        case '(': return "MARK";
-        case '.': return "STOP";
-        case '0': return "POP";
-        case '1': return "POP_MARK";
-        case '2': return "DUP";
-        case 'F': return "FLOAT";
-        case 'I': return "INT";
-        case 'J': return "BININT";
-        case 'K': return "BININT1";
-        case 'L': return "LONG";
-        case 'M': return "BININT2";
-        case 'N': return "NONE";
-        case 'P': return "PERSID";
-        case 'Q': return "BINPERSID";
-        case 'R': return "REDUCE";
-        case 'S': return "STRING";
-        case 'T': return "BINSTRING";
-        case 'U': return "SHORT_BINSTRING";
-        case 'V': return "UNICODE";
-        case 'X': return "BINUNICODE";
-        case 'a': return "APPEND";
-        case 'b': return "BUILD";
-        case 'c': return "GLOBAL";
-        case 'd': return "DICT";
-        case '}': return "EMPTY_DICT";
-        case 'e': return "APPENDS";
-        case 'g': return "GET";
-        case 'h': return "BINGET";
-        case 'i': return "INST";
-        case 'j': return "LONG_BINGET";
-        case 'l': return "LIST";
-        case ']': return "EMPTY_LIST";
-        case 'o': return "OBJ";
-        case 'p': return "PUT";
-        case 'q': return "BINPUT";
-        case 'r': return "LONG_BINPUT";
-        case 's': return "SETITEM";
-        case 't': return "TUPLE";
-        case ')': return "EMPTY_TUPLE";
-        case 'u': return "SETITEMS";
-        case 'G': return "BINFLOAT";
-        case 0x80: return "PROTO";
-        case 0x81: return "NEWOBJ";
-        case 0x82: return "EXT1";
-        case 0x83: return "EXT2";
-        case 0x84: return "EXT4";
-        case 0x85: return "TUPLE1";
-        case 0x86: return "TUPLE2";
-        case 0x87: return "TUPLE3";
-        case 0x88: return "NEWTRUE";
-        case 0x89: return "NEWFALSE";
-        case 0x8a: return "LONG1";
-        case 0x8b: return "LONG4";
-        case 'B': return "BINBYTES";
-        case 'C': return "SHORT_BINBYTES";
-        case 0x8c: return "SHORT_BINUNICODE";
-        case 0x8d: return "BINUNICODE8";
-        case 0x8e: return "BINBYTES8";
-        case 0x8f: return "EMPTY_SET";
-        case 0x90: return "ADDITEMS";
-        case 0x91: return "FROZENSET";
-        case 0x92: return "NEWOBJ_EX";
-        case 0x93: return "STACK_GLOBAL";
-        case 0x94: return "MEMOIZE";
-        case 0x95: return "FRAME";
-        case 0x96: return "BYTEARRAY8";
-        case 0x97: return "NEXT_BUFFER";
-        case 0x98: return "READONLY_BUFFER";
+        case '(':
+            return "MARK";
+        case '.':
+            return "STOP";
+        case '0':
+            return "POP";
+        case '1':
+            return "POP_MARK";
+        case '2':
+            return "DUP";
+        case 'F':
+            return "FLOAT";
+        case 'I':
+            return "INT";
+        case 'J':
+            return "BININT";
+        case 'K':
+            return "BININT1";
+        case 'L':
+            return "LONG";
+        case 'M':
+            return "BININT2";
+        case 'N':
+            return "NONE";
+        case 'P':
+            return "PERSID";
+        case 'Q':
+            return "BINPERSID";
+        case 'R':
+            return "REDUCE";
+        case 'S':
+            return "STRING";
+        case 'T':
+            return "BINSTRING";
+        case 'U':
+            return "SHORT_BINSTRING";
+        case 'V':
+            return "UNICODE";
+        case 'X':
+            return "BINUNICODE";
+        case 'a':
+            return "APPEND";
+        case 'b':
+            return "BUILD";
+        case 'c':
+            return "GLOBAL";
+        case 'd':
+            return "DICT";
+        case '}':
+            return "EMPTY_DICT";
+        case 'e':
+            return "APPENDS";
+        case 'g':
+            return "GET";
+        case 'h':
+            return "BINGET";
+        case 'i':
+            return "INST";
+        case 'j':
+            return "LONG_BINGET";
+        case 'l':
+            return "LIST";
+        case ']':
+            return "EMPTY_LIST";
+        case 'o':
+            return "OBJ";
+        case 'p':
+            return "PUT";
+        case 'q':
+            return "BINPUT";
+        case 'r':
+            return "LONG_BINPUT";
+        case 's':
+            return "SETITEM";
+        case 't':
+            return "TUPLE";
+        case ')':
+            return "EMPTY_TUPLE";
+        case 'u':
+            return "SETITEMS";
+        case 'G':
+            return "BINFLOAT";
+        case 0x80:
+            return "PROTO";
+        case 0x81:
+            return "NEWOBJ";
+        case 0x82:
+            return "EXT1";
+        case 0x83:
+            return "EXT2";
+        case 0x84:
+            return "EXT4";
+        case 0x85:
+            return "TUPLE1";
+        case 0x86:
+            return "TUPLE2";
+        case 0x87:
+            return "TUPLE3";
+        case 0x88:
+            return "NEWTRUE";
+        case 0x89:
+            return "NEWFALSE";
+        case 0x8a:
+            return "LONG1";
+        case 0x8b:
+            return "LONG4";
+        case 'B':
+            return "BINBYTES";
+        case 'C':
+            return "SHORT_BINBYTES";
+        case 0x8c:
+            return "SHORT_BINUNICODE";
+        case 0x8d:
+            return "BINUNICODE8";
+        case 0x8e:
+            return "BINBYTES8";
+        case 0x8f:
+            return "EMPTY_SET";
+        case 0x90:
+            return "ADDITEMS";
+        case 0x91:
+            return "FROZENSET";
+        case 0x92:
+            return "NEWOBJ_EX";
+        case 0x93:
+            return "STACK_GLOBAL";
+        case 0x94:
+            return "MEMOIZE";
+        case 0x95:
+            return "FRAME";
+        case 0x96:
+            return "BYTEARRAY8";
+        case 0x97:
+            return "NEXT_BUFFER";
+        case 0x98:
+            return "READONLY_BUFFER";
     }
     return nullptr;
 }
@@ -161,17 +229,28 @@ enum class Kind { kNone, kBool, kInt, kFloat, kString, kTuple, kList, kDict, kGl
 
 const char* kind_name(Kind k) {
     switch (k) {
-        case Kind::kNone: return "None";
-        case Kind::kBool: return "bool";
-        case Kind::kInt: return "int";
-        case Kind::kFloat: return "float";
-        case Kind::kString: return "str";
-        case Kind::kTuple: return "tuple";
-        case Kind::kList: return "list";
-        case Kind::kDict: return "dict";
-        case Kind::kGlobal: return "global";
-        case Kind::kStorage: return "storage";
-        case Kind::kTensor: return "tensor";
+        case Kind::kNone:
+            return "None";
+        case Kind::kBool:
+            return "bool";
+        case Kind::kInt:
+            return "int";
+        case Kind::kFloat:
+            return "float";
+        case Kind::kString:
+            return "str";
+        case Kind::kTuple:
+            return "tuple";
+        case Kind::kList:
+            return "list";
+        case Kind::kDict:
+            return "dict";
+        case Kind::kGlobal:
+            return "global";
+        case Kind::kStorage:
+            return "storage";
+        case Kind::kTensor:
+            return "tensor";
     }
     return "?";
 }
@@ -214,11 +293,11 @@ struct Storage {
 };
 
 class Unpickler {
-   public:
+ public:
     explicit Unpickler(std::span<const uint8_t> bytes) : bytes_(bytes) {}
     StatusOr<std::vector<PickledTensor>> run();
 
-   private:
+ private:
     Status step(uint8_t op);
     Status fail(const std::string& m) const;
     Status refuse(const std::string& m) const;
@@ -425,7 +504,8 @@ Status Unpickler::reduce(Object* callable, Object* args) {
             BGE_ASSIGN_OR_RETURN(Object * tensor, rebuild_tensor(args->items));
             return push(tensor);
         }
-        case Callable::kStorageType: break;
+        case Callable::kStorageType:
+            break;
     }
     return refuse(std::string(g.module) + "." + g.name + " names a storage type and cannot be called");
 }
@@ -493,17 +573,24 @@ Status Unpickler::step(uint8_t op) {
             if (v > kMaxProtocol) return refuse("pickle protocol " + std::to_string(v) + " is not supported");
             return ok_status();
         }
-        case kFrame: return read_uint(8).status();  // framing is only a read-ahead hint
-        case kEmptyDict: return push_new(Kind::kDict);
-        case kEmptyList: return push_new(Kind::kList);
-        case kEmptyTuple: return push_new(Kind::kTuple);
+        case kFrame:
+            return read_uint(8).status();  // framing is only a read-ahead hint
+        case kEmptyDict:
+            return push_new(Kind::kDict);
+        case kEmptyList:
+            return push_new(Kind::kList);
+        case kEmptyTuple:
+            return push_new(Kind::kTuple);
         case kMark:
             if (marks_.size() >= kMaxMarks) return fail("more than " + std::to_string(kMaxMarks) + " open MARKs");
             marks_.push_back(stack_.size());
             return ok_status();
-        case kShortBinUnicode: return push_string(1);
-        case kBinUnicode: return push_string(4);
-        case kBinUnicode8: return push_string(8);
+        case kShortBinUnicode:
+            return push_string(1);
+        case kBinUnicode:
+            return push_string(4);
+        case kBinUnicode8:
+            return push_string(8);
         case kBinInt1: {
             BGE_ASSIGN_OR_RETURN(uint64_t v, read_uint(1));
             return push_int(static_cast<int64_t>(v));
@@ -532,7 +619,8 @@ Status Unpickler::step(uint8_t op) {
             o->f = std::bit_cast<double>(bits);
             return push(o);
         }
-        case kNone: return push_new(Kind::kNone);
+        case kNone:
+            return push_new(Kind::kNone);
         case kNewTrue:
         case kNewFalse: {
             BGE_ASSIGN_OR_RETURN(Object * o, make(Kind::kBool));
@@ -609,7 +697,8 @@ Status Unpickler::step(uint8_t op) {
             BGE_ASSIGN_OR_RETURN(uint64_t key, read_uint(4));
             return memo_put(key);
         }
-        case kMemoize: return memo_put(memo_.size());
+        case kMemoize:
+            return memo_put(memo_.size());
         case kBinGet: {
             BGE_ASSIGN_OR_RETURN(uint64_t key, read_uint(1));
             return memo_get(key);
@@ -618,7 +707,8 @@ Status Unpickler::step(uint8_t op) {
             BGE_ASSIGN_OR_RETURN(uint64_t key, read_uint(4));
             return memo_get(key);
         }
-        default: break;
+        default:
+            break;
     }
     return refuse(opcode_name(op) ? "opcode is not supported in a state dict" : "unknown opcode");
 }

@@ -23,7 +23,9 @@ constexpr size_t kMaxCommentSize = 0xFFFF;
 constexpr uint16_t kZip64ExtraId = 0x0001;
 constexpr uint32_t kSaturated32 = 0xFFFFFFFF;
 
-std::string at(uint64_t offset) { return " at byte " + std::to_string(offset); }
+std::string at(uint64_t offset) {
+    return " at byte " + std::to_string(offset);
+}
 
 struct Directory {
     uint64_t n_entries = 0;

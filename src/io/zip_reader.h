@@ -24,7 +24,7 @@ struct ZipEntry {
 };
 
 class ZipReader {
-   public:
+ public:
     // Parses the central directory of `bytes` (which must outlive the reader). Malformed archives
     // are kDataLoss naming the record and its offset.
     static StatusOr<ZipReader> open(std::span<const uint8_t> bytes);
@@ -36,7 +36,7 @@ class ZipReader {
     // encrypted entries are kUnimplemented.
     StatusOr<std::span<const uint8_t>> stored_data(const ZipEntry& entry) const;
 
-   private:
+ private:
     std::span<const uint8_t> bytes_;
     std::vector<ZipEntry> entries_;
     std::map<std::string, size_t, std::less<>> by_name_;

@@ -35,8 +35,8 @@ StatusOr<ModelKind> kind_of(const json& j, const std::string& path, std::string*
         if (auto l = j.find("id2label"); l != j.end() && l->is_object()) labels = l->size();
         if (auto n = j.find("num_labels"); n != j.end() && n->is_number_integer()) labels = n->get<size_t>();
         if (labels != 1) {
-            return invalid_argument(path + ": a reranker must have one label (id2label has " +
-                                    std::to_string(labels) + ")");
+            return invalid_argument(path + ": a reranker must have one label (id2label has " + std::to_string(labels) +
+                                    ")");
         }
         return ModelKind::kReranker;
     }
@@ -81,7 +81,9 @@ StatusOr<XlmrConfig> parse_object(const json& j, const std::string& path) {
 
 }  // namespace
 
-const char* model_kind_name(ModelKind kind) { return kind == ModelKind::kEmbedder ? "embedder" : "reranker"; }
+const char* model_kind_name(ModelKind kind) {
+    return kind == ModelKind::kEmbedder ? "embedder" : "reranker";
+}
 
 StatusOr<XlmrConfig> parse_config(const std::string& json_text, const std::string& path) {
     json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);

@@ -4,17 +4,12 @@
 #include <cmath>
 #include <map>
 
+#include "model/vector_math.h"
 #include "model/weight_reader.h"
 #include "tokenizer/xlmr_tokenizer.h"
 
 namespace bge {
 namespace {
-
-double dot(const float* a, const float* b, int n) {
-    double s = 0;
-    for (int i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
-    return s;
-}
 
 // FlagEmbedding drops these from the lexical weights.
 bool is_special(int32_t id) {
@@ -24,14 +19,8 @@ bool is_special(int32_t id) {
 
 }  // namespace
 
-void l2_normalize(float* row, int n) {
-    const double norm = std::sqrt(dot(row, row, n));
-    const double scale = 1.0 / std::max(norm, 1e-12);
-    for (int i = 0; i < n; ++i) row[i] = static_cast<float>(row[i] * scale);
-}
-
-StatusOr<std::unique_ptr<M3Heads>> M3Heads::load(const io::TensorMap* sparse, const io::TensorMap* colbert,
-                                                 int hidden, Backend& backend) {
+StatusOr<std::unique_ptr<M3Heads>> M3Heads::load(const io::TensorMap* sparse, const io::TensorMap* colbert, int hidden,
+                                                 Backend& backend) {
     std::unique_ptr<M3Heads> heads(new M3Heads(backend, hidden));
     if (sparse) {
         WeightReader r(*sparse, "");

@@ -14,7 +14,7 @@
 namespace bge {
 
 class M3Heads {
-   public:
+ public:
     // sparse: tensors of sparse_linear.pt (weight [1, hidden], bias [1]); colbert: colbert_linear.pt
     // (weight [dim, hidden], bias [dim]). Either may be absent (nullptr).
     static StatusOr<std::unique_ptr<M3Heads>> load(const io::TensorMap* sparse, const io::TensorMap* colbert,
@@ -25,8 +25,8 @@ class M3Heads {
     int colbert_dim() const { return colbert_ ? static_cast<int>(colbert_->out_features) : 0; }
 
     struct Workspace {
-        DeviceTensor colbert;            // [max_tokens, colbert_dim] on the device
-        std::vector<float> hidden;       // F32 [max_tokens, hidden] host copy of the last hidden state
+        DeviceTensor colbert;             // [max_tokens, colbert_dim] on the device
+        std::vector<float> hidden;        // F32 [max_tokens, hidden] host copy of the last hidden state
         std::vector<float> colbert_host;  // F32 [max_tokens, colbert_dim]
     };
     Workspace make_workspace(int64_t max_tokens) const;
@@ -35,7 +35,7 @@ class M3Heads {
     void compute(const PackedBatch& batch, const Tensor& hidden, const EmbedOptions& options, Workspace& ws,
                  std::vector<Embedding>& out) const;
 
-   private:
+ private:
     M3Heads(Backend& backend, int hidden) : backend_(backend), hidden_(hidden) {}
     Backend& backend_;
     int hidden_;
@@ -45,20 +45,17 @@ class M3Heads {
 };
 
 class ClassifierHead {
-   public:
+ public:
     // RobertaClassificationHead: classifier.dense [hidden, hidden], classifier.out_proj [1, hidden].
     static StatusOr<std::unique_ptr<ClassifierHead>> load(const io::TensorMap& tensors, int hidden);
     // logit of each sequence: out_proj(tanh(dense(h[CLS]))). `hidden` is a host F32 [n_tokens, hidden].
     std::vector<float> logits(const PackedBatch& batch, const float* hidden) const;
 
-   private:
+ private:
     int hidden_ = 0;
     std::vector<float> dense_w_, dense_b_;  // [hidden, hidden], [hidden]
     std::vector<float> out_w_;              // [hidden]
     float out_b_ = 0;
 };
-
-// Rows of a row-major float matrix scaled to unit L2 norm (torch.nn.functional.normalize, eps 1e-12).
-void l2_normalize(float* row, int n);
 
 }  // namespace bge

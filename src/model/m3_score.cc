@@ -4,15 +4,10 @@
 #include <limits>
 
 #include "bge/engine.h"
+#include "model/vector_math.h"
 
 namespace bge {
 namespace {
-
-double dot(const float* a, const float* b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
-    return s;
-}
 
 // Σ over token ids present in both of q_w · p_w (compute_lexical_matching_score); both lists sorted by id.
 double sparse_score(const std::vector<SparseWeight>& q, const std::vector<SparseWeight>& p) {

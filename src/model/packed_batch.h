@@ -8,7 +8,7 @@
 namespace bge {
 
 struct PackedBatch {
-    std::vector<int32_t> input_ids{};  // [n_tokens]
+    std::vector<int32_t> input_ids{};    // [n_tokens]
     std::vector<int32_t> cu_seqlens{0};  // [n_seqs + 1] offsets into input_ids
 
     int32_t n_tokens() const { return cu_seqlens.back(); }

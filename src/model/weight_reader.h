@@ -11,7 +11,7 @@
 namespace bge {
 
 class WeightReader {
-   public:
+ public:
     // `prefix` is prepended to every name asked for ("roberta." for ForSequenceClassification checkpoints).
     WeightReader(const io::TensorMap& tensors, std::string prefix) : tensors_(tensors), prefix_(std::move(prefix)) {}
 
@@ -22,7 +22,7 @@ class WeightReader {
     // The dtype of the tensor `name` (which must exist).
     StatusOr<DType> dtype_of(const std::string& name) const;
 
-   private:
+ private:
     const io::TensorMap& tensors_;
     std::string prefix_;
 };

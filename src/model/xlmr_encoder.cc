@@ -38,8 +38,8 @@ StatusOr<std::unique_ptr<XlmrEncoder>> XlmrEncoder::load(const XlmrConfig& confi
                          upload(weights, backend, "embeddings.position_embeddings.weight",
                                 {config.max_position_embeddings, h}, config.max_position_embeddings, h));
     {
-        BGE_ASSIGN_OR_RETURN(std::vector<float> types, weights.read("embeddings.token_type_embeddings.weight",
-                                                                   {config.type_vocab_size, h}));
+        BGE_ASSIGN_OR_RETURN(std::vector<float> types,
+                             weights.read("embeddings.token_type_embeddings.weight", {config.type_vocab_size, h}));
         e->token_type_embedding_ = backend.upload(types.data(), 1, h, DType::kF32);
     }
     BGE_ASSIGN_OR_RETURN(e->embed_ln_gamma_, upload_vector(weights, backend, "embeddings.LayerNorm.weight", h));
@@ -66,8 +66,10 @@ Status XlmrEncoder::load_layer(const WeightReader& weights, int index) {
     }
     layer.qkv = backend_.make_linear(qkv_w.data(), qkv_b.data(), 3 * h, h);
     BGE_ASSIGN_OR_RETURN(layer.attn_out, linear(weights, backend_, p + "attention.output.dense", h, h));
-    BGE_ASSIGN_OR_RETURN(layer.attn_ln_gamma, upload_vector(weights, backend_, p + "attention.output.LayerNorm.weight", h));
-    BGE_ASSIGN_OR_RETURN(layer.attn_ln_beta, upload_vector(weights, backend_, p + "attention.output.LayerNorm.bias", h));
+    BGE_ASSIGN_OR_RETURN(layer.attn_ln_gamma,
+                         upload_vector(weights, backend_, p + "attention.output.LayerNorm.weight", h));
+    BGE_ASSIGN_OR_RETURN(layer.attn_ln_beta,
+                         upload_vector(weights, backend_, p + "attention.output.LayerNorm.bias", h));
     BGE_ASSIGN_OR_RETURN(layer.ffn_in, linear(weights, backend_, p + "intermediate.dense", ffn, h));
     BGE_ASSIGN_OR_RETURN(layer.ffn_out, linear(weights, backend_, p + "output.dense", h, ffn));
     BGE_ASSIGN_OR_RETURN(layer.ffn_ln_gamma, upload_vector(weights, backend_, p + "output.LayerNorm.weight", h));
@@ -107,9 +109,9 @@ Tensor XlmrEncoder::forward(const PackedBatch& batch, EncoderWorkspace& ws) cons
     backend_.copy_to_device(batch.input_ids.data(), ids);
     backend_.copy_to_device(ws.host_position_ids.data(), positions);
 
-    Tensor x = ws.x.view.row_slice(0, n);          // [n, hidden]
-    Tensor y = ws.y.view.row_slice(0, n);          // [n, hidden]
-    const Tensor qkv = ws.qkv.view.row_slice(0, n);  // [n, 3 * hidden]
+    Tensor x = ws.x.view.row_slice(0, n);                    // [n, hidden]
+    Tensor y = ws.y.view.row_slice(0, n);                    // [n, hidden]
+    const Tensor qkv = ws.qkv.view.row_slice(0, n);          // [n, 3 * hidden]
     const Tensor context = ws.context.view.row_slice(0, n);  // [n, hidden]
     const Tensor ffn = ws.ffn.view.row_slice(0, n);          // [n, intermediate]
     const float eps = config_.layer_norm_eps;

@@ -26,7 +26,7 @@ struct EncoderWorkspace {
 };
 
 class XlmrEncoder {
-   public:
+ public:
     // Reads and uploads every encoder tensor (names without the task prefix, which `weights` adds).
     static StatusOr<std::unique_ptr<XlmrEncoder>> load(const XlmrConfig& config, const WeightReader& weights,
                                                        Backend& backend);
@@ -40,14 +40,14 @@ class XlmrEncoder {
     const XlmrConfig& config() const { return config_; }
     Backend& backend() const { return backend_; }
 
-   private:
+ private:
     struct Layer {
-        std::unique_ptr<LinearWeight> qkv;       // [3 * hidden, hidden]: query | key | value
-        std::unique_ptr<LinearWeight> attn_out;  // [hidden, hidden]
+        std::unique_ptr<LinearWeight> qkv;         // [3 * hidden, hidden]: query | key | value
+        std::unique_ptr<LinearWeight> attn_out;    // [hidden, hidden]
         DeviceTensor attn_ln_gamma, attn_ln_beta;  // [1, hidden]
-        std::unique_ptr<LinearWeight> ffn_in;    // [intermediate, hidden]
-        std::unique_ptr<LinearWeight> ffn_out;   // [hidden, intermediate]
-        DeviceTensor ffn_ln_gamma, ffn_ln_beta;  // [1, hidden]
+        std::unique_ptr<LinearWeight> ffn_in;      // [intermediate, hidden]
+        std::unique_ptr<LinearWeight> ffn_out;     // [hidden, intermediate]
+        DeviceTensor ffn_ln_gamma, ffn_ln_beta;    // [1, hidden]
     };
 
     XlmrEncoder(const XlmrConfig& config, Backend& backend) : config_(config), backend_(backend) {}
@@ -55,9 +55,9 @@ class XlmrEncoder {
 
     XlmrConfig config_;
     Backend& backend_;
-    DeviceTensor word_embeddings_;      // [vocab, hidden]
-    DeviceTensor position_embeddings_;  // [max_positions, hidden]
-    DeviceTensor token_type_embedding_;  // [1, hidden]: row 0, the only type XLM-R inputs use
+    DeviceTensor word_embeddings_;                 // [vocab, hidden]
+    DeviceTensor position_embeddings_;             // [max_positions, hidden]
+    DeviceTensor token_type_embedding_;            // [1, hidden]: row 0, the only type XLM-R inputs use
     DeviceTensor embed_ln_gamma_, embed_ln_beta_;  // [1, hidden]
     std::vector<Layer> layers_;
 };

@@ -1,5 +1,6 @@
 // Embedder and Reranker: thin public faces of ModelRunner.
 #include "bge/engine.h"
+
 #include "io/model_dir.h"
 #include "runtime/model_runner.h"
 
@@ -17,8 +18,12 @@ StatusOr<std::vector<Embedding>> Embedder::embed(std::span<const std::string> te
     return runner_->embed(texts, options);
 }
 
-const ModelInfo& Embedder::info() const { return runner_->info(); }
-const Tokenizer& Embedder::tokenizer() const { return runner_->tokenizer(); }
+const ModelInfo& Embedder::info() const {
+    return runner_->info();
+}
+const Tokenizer& Embedder::tokenizer() const {
+    return runner_->tokenizer();
+}
 
 Reranker::Reranker(std::unique_ptr<ModelRunner> runner) : runner_(std::move(runner)) {}
 Reranker::~Reranker() = default;
@@ -32,8 +37,12 @@ StatusOr<std::vector<RerankScore>> Reranker::rerank(std::span<const TextPair> pa
     return runner_->rerank(pairs, max_length);
 }
 
-const ModelInfo& Reranker::info() const { return runner_->info(); }
-const Tokenizer& Reranker::tokenizer() const { return runner_->tokenizer(); }
+const ModelInfo& Reranker::info() const {
+    return runner_->info();
+}
+const Tokenizer& Reranker::tokenizer() const {
+    return runner_->tokenizer();
+}
 
 StatusOr<std::string> detect_model_kind(const std::string& model_dir) {
     const std::string path = model_dir + "/config.json";

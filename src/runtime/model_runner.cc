@@ -61,8 +61,10 @@ Status ModelRunner::load(const std::string& dir, const EngineOptions& options, M
     // Every valid input fits in one batch.
     max_tokens_ = std::max<int64_t>(options.max_batch_tokens, config_.max_input_length());
     encoder_ws_ = encoder_->make_workspace(max_tokens_);
-    if (m3_heads_) heads_ws_ = m3_heads_->make_workspace(max_tokens_);
-    else heads_ws_.hidden.resize(static_cast<size_t>(max_tokens_ * config_.hidden_size));
+    if (m3_heads_)
+        heads_ws_ = m3_heads_->make_workspace(max_tokens_);
+    else
+        heads_ws_.hidden.resize(static_cast<size_t>(max_tokens_ * config_.hidden_size));
 
     info_.dir = dir;
     info_.kind = model_kind_name(config_.kind);

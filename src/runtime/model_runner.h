@@ -17,7 +17,7 @@
 namespace bge {
 
 class ModelRunner {
-   public:
+ public:
     // Errors: anything wrong with the folder's files; a model of another kind than `expected` is
     // kFailedPrecondition.
     static StatusOr<std::unique_ptr<ModelRunner>> open(const std::string& dir, const EngineOptions& options,
@@ -29,7 +29,7 @@ class ModelRunner {
     const ModelInfo& info() const { return info_; }
     const Tokenizer& tokenizer() const { return *tokenizer_; }
 
-   private:
+ private:
     ModelRunner() = default;
     Status load(const std::string& dir, const EngineOptions& options, ModelKind expected);
     // Packs `sequences` into batches of at most max_tokens_ tokens, longest first, and calls
@@ -42,8 +42,8 @@ class ModelRunner {
     std::unique_ptr<Tokenizer> tokenizer_;
     std::unique_ptr<Backend> backend_;
     std::unique_ptr<XlmrEncoder> encoder_;
-    std::unique_ptr<M3Heads> m3_heads_;              // embedder
-    std::unique_ptr<ClassifierHead> classifier_;     // reranker
+    std::unique_ptr<M3Heads> m3_heads_;           // embedder
+    std::unique_ptr<ClassifierHead> classifier_;  // reranker
     int64_t max_tokens_ = 0;
 
     std::mutex mutex_;  // one forward at a time: the workspaces below are shared

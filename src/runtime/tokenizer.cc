@@ -38,7 +38,8 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::open(const std::string& model_di
     std::unique_ptr<Tokenizer> t(new Tokenizer());
     BGE_ASSIGN_OR_RETURN(t->impl_->tokenizer, XlmrTokenizer::load(files.sentencepiece_model));
     if (t->impl_->tokenizer->vocab_size() > config.vocab_size) {
-        return invalid_argument(files.sentencepiece_model + " has " + std::to_string(t->impl_->tokenizer->vocab_size()) +
+        return invalid_argument(files.sentencepiece_model + " has " +
+                                std::to_string(t->impl_->tokenizer->vocab_size()) +
                                 " ids but config.json vocab_size is " + std::to_string(config.vocab_size));
     }
     t->impl_->max_input_length = config.max_input_length();
@@ -46,7 +47,8 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::open(const std::string& model_di
     if (!files.tokenizer_config_json.empty()) {
         BGE_ASSIGN_OR_RETURN(std::string text, io::read_text_file(files.tokenizer_config_json));
         const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-        if (j.is_discarded() || !j.is_object()) return invalid_argument(files.tokenizer_config_json + ": not a JSON object");
+        if (j.is_discarded() || !j.is_object())
+            return invalid_argument(files.tokenizer_config_json + ": not a JSON object");
         // transformers writes 1e30 for "no limit"; only a smaller limit matters.
         if (auto it = j.find("model_max_length"); it != j.end() && it->is_number() && it->get<double>() >= 2 &&
                                                   it->get<double>() < t->impl_->max_input_length) {
@@ -66,6 +68,8 @@ StatusOr<std::vector<int32_t>> Tokenizer::encode_pair(std::string_view a, std::s
     return impl_->tokenizer->encode_pair(a, b, n);
 }
 
-int Tokenizer::default_max_length() const { return impl_->default_max_length; }
+int Tokenizer::default_max_length() const {
+    return impl_->default_max_length;
+}
 
 }  // namespace bge

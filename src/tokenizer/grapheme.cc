@@ -57,7 +57,9 @@ Props properties(char32_t cp) {
     return p;
 }
 
-bool is_control(Gcb g) { return g == Gcb::kControl || g == Gcb::kCR || g == Gcb::kLF; }
+bool is_control(Gcb g) {
+    return g == Gcb::kControl || g == Gcb::kCR || g == Gcb::kLF;
+}
 
 // What the characters of the cluster so far say about the rules that look further back than one character.
 struct State {

@@ -9,10 +9,18 @@ namespace bge {
 namespace {
 
 // darts-clone unit layout.
-bool has_leaf(uint32_t unit) { return (unit >> 8) & 1; }
-uint32_t value(uint32_t unit) { return unit & ((1U << 31) - 1); }
-uint32_t label(uint32_t unit) { return unit & ((1U << 31) | 0xFF); }
-uint32_t offset(uint32_t unit) { return (unit >> 10) << ((unit & (1U << 9)) >> 6); }
+bool has_leaf(uint32_t unit) {
+    return (unit >> 8) & 1;
+}
+uint32_t value(uint32_t unit) {
+    return unit & ((1U << 31) - 1);
+}
+uint32_t label(uint32_t unit) {
+    return unit & ((1U << 31) | 0xFF);
+}
+uint32_t offset(uint32_t unit) {
+    return (unit >> 10) << ((unit & (1U << 9)) >> 6);
+}
 
 // Hugging Face tries a whole cluster only below this many bytes.
 constexpr size_t kMaxClusterBytes = 6;

@@ -13,7 +13,7 @@
 namespace bge {
 
 class PrecompiledCharsmap {
-   public:
+ public:
     // Parses normalizer_spec.precompiled_charsmap: u32 trie byte size (little endian), the trie units, then the
     // replacement pool. kDataLoss when the sizes do not add up or the pool is not UTF-8.
     static StatusOr<PrecompiledCharsmap> parse(std::string_view blob);
@@ -24,7 +24,7 @@ class PrecompiledCharsmap {
     // replaced character by character.
     void normalize(std::string_view text, std::string* out) const;
 
-   private:
+ private:
     PrecompiledCharsmap() = default;
 
     // Replacement of the shortest rule that is a prefix of `key` (the trie walk stops at a NUL byte).

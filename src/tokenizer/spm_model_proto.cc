@@ -24,7 +24,7 @@ struct Field {
 };
 
 class WireReader {
-   public:
+ public:
     explicit WireReader(std::string_view data) : data_(data) {}
 
     [[nodiscard]] bool done() const { return pos_ >= data_.size(); }
@@ -58,7 +58,7 @@ class WireReader {
         return std::nullopt;  // groups (3, 4) and undefined wire types
     }
 
-   private:
+ private:
     std::optional<uint64_t> varint() {
         uint64_t v = 0;
         for (int shift = 0; shift < 64 && pos_ < data_.size(); shift += 7) {

@@ -10,14 +10,14 @@
 namespace bge {
 
 class UnigramModel {
-   public:
+ public:
     // pieces[id] scores scores[id]; characters no piece covers become `unk_id`, scored min(scores) - 10.
     UnigramModel(const std::vector<std::string>& pieces, std::vector<double> scores, int32_t unk_id);
 
     // Appends the ids of `word` (Hugging Face's `encode_optimized`, with its tie-breaking).
     void encode(std::string_view word, std::vector<int32_t>* ids) const;
 
-   private:
+ private:
     // Calls on_match(length, id) for every piece that is a prefix of `text`, shortest first.
     template <typename OnMatch>
     void for_each_prefix_piece(std::string_view text, OnMatch on_match) const;

@@ -5,7 +5,9 @@
 namespace bge {
 namespace {
 
-bool is_continuation(uint8_t b) { return (b & 0xC0) == 0x80; }
+bool is_continuation(uint8_t b) {
+    return (b & 0xC0) == 0x80;
+}
 
 // Length of the well-formed sequence at text[pos] (Unicode Table 3-7), or 0 with *why set.
 size_t well_formed_length(std::string_view text, size_t pos, const char** why) {

@@ -243,6 +243,8 @@ StatusOr<std::vector<int32_t>> XlmrTokenizer::encode_pair(std::string_view a_tex
     return ids;
 }
 
-int32_t XlmrTokenizer::vocab_size() const { return impl_->vocab_size; }
+int32_t XlmrTokenizer::vocab_size() const {
+    return impl_->vocab_size;
+}
 
 }  // namespace bge

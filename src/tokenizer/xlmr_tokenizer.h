@@ -15,7 +15,7 @@
 namespace bge {
 
 class XlmrTokenizer {
-   public:
+ public:
     static constexpr int32_t kBos = 0;  // <s>, also CLS
     static constexpr int32_t kPad = 1;  // <pad>
     static constexpr int32_t kEos = 2;  // </s>, also SEP
@@ -43,7 +43,7 @@ class XlmrTokenizer {
     // model's vocab_size must be at least this.
     int32_t vocab_size() const;
 
-   private:
+ private:
     XlmrTokenizer();
     struct Impl;
     std::unique_ptr<Impl> impl_;

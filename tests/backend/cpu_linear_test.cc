@@ -12,9 +12,12 @@ namespace {
 
 double apply(Activation act, double v) {
     switch (act) {
-        case Activation::kNone: return v;
-        case Activation::kGelu: return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
-        case Activation::kTanh: return std::tanh(v);
+        case Activation::kNone:
+            return v;
+        case Activation::kGelu:
+            return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+        case Activation::kTanh:
+            return std::tanh(v);
     }
     return v;
 }

@@ -3,24 +3,11 @@
 #include <sys/wait.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
-#include <sstream>
 
-#include "support/random_model.h"
+#include "support/temp_dir.h"
 
 namespace bge::testing {
-namespace {
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-}  // namespace
-
 CliResult run_bge(const std::string& args, const std::string& input) {
     TempDir dir;
     const std::string in = dir.path() + "/in", out = dir.path() + "/out", err = dir.path() + "/err";
@@ -29,8 +16,8 @@ CliResult run_bge(const std::string& args, const std::string& input) {
     const int status = std::system(cmd.c_str());
     CliResult r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out);
-    r.err = slurp(err);
+    r.out = read_file(out);
+    r.err = read_file(err);
     return r;
 }
 

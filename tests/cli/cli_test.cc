@@ -165,19 +165,20 @@ TEST_P(CliErrors, OneLineErrorAndExitCode1) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, CliErrors,
-    ::testing::Values(BadInput{"embed " + kM3, "\"ok\"\n{\"text\": 3}\n", "stdin line 2: field 'text' must be a string"},
-                      BadInput{"embed " + kM3, "\"ok\"\n\"a\" \"b\"\n", "stdin line 2: not valid JSON"},
-                      BadInput{"embed " + kM3, "\n", "stdin line 1: empty line"},
-                      BadInput{"embed " + kM3, "\"\xff\xfe\"\n", "stdin line 1: not valid JSON"},
-                      BadInput{"embed " + kM3, "[1]\n", "stdin line 1: expected a JSON string"},
-                      BadInput{"rerank " + kReranker, "{\"query\": \"q\"}\n", "stdin line 1: field 'passage' is missing"},
-                      BadInput{"score " + kM3, "\"q\"\n", "stdin line 1: expected a JSON object"},
-                      BadInput{"tokenize " + kM3, "[\"a\"]\n", "stdin line 1: expected a JSON string or an array"},
-                      BadInput{"embed " + kReranker, "\"q\"\n", "holds a reranker"},
-                      BadInput{"rerank " + kM3, "{}\n", "holds an embedder"},
-                      BadInput{"embed --model /nonexistent/bge", "\"q\"\n", "/nonexistent/bge"},
-                      BadInput{"embed --max-length 100000 " + kM3, "\"q\"\n", "exceeds the model's maximum"},
-                      BadInput{"score --weights 1,2 " + kM3, "", "--weights takes three numbers"}));
+    ::testing::Values(
+        BadInput{"embed " + kM3, "\"ok\"\n{\"text\": 3}\n", "stdin line 2: field 'text' must be a string"},
+        BadInput{"embed " + kM3, "\"ok\"\n\"a\" \"b\"\n", "stdin line 2: not valid JSON"},
+        BadInput{"embed " + kM3, "\n", "stdin line 1: empty line"},
+        BadInput{"embed " + kM3, "\"\xff\xfe\"\n", "stdin line 1: not valid JSON"},
+        BadInput{"embed " + kM3, "[1]\n", "stdin line 1: expected a JSON string"},
+        BadInput{"rerank " + kReranker, "{\"query\": \"q\"}\n", "stdin line 1: field 'passage' is missing"},
+        BadInput{"score " + kM3, "\"q\"\n", "stdin line 1: expected a JSON object"},
+        BadInput{"tokenize " + kM3, "[\"a\"]\n", "stdin line 1: expected a JSON string or an array"},
+        BadInput{"embed " + kReranker, "\"q\"\n", "holds a reranker"},
+        BadInput{"rerank " + kM3, "{}\n", "holds an embedder"},
+        BadInput{"embed --model /nonexistent/bge", "\"q\"\n", "/nonexistent/bge"},
+        BadInput{"embed --max-length 100000 " + kM3, "\"q\"\n", "exceeds the model's maximum"},
+        BadInput{"score --weights 1,2 " + kM3, "", "--weights takes three numbers"}));
 
 }  // namespace
 }  // namespace bge

@@ -29,10 +29,18 @@ std::string mutate(std::string s, std::mt19937& rng) {
     for (int i = 0; i < n; ++i) {
         const size_t pos = s.empty() ? 0 : rng() % s.size();
         switch (rng() % 4) {
-            case 0: if (!s.empty()) s[pos] = static_cast<char>(rng()); break;
-            case 1: s.insert(s.begin() + static_cast<std::ptrdiff_t>(pos), static_cast<char>(rng())); break;
-            case 2: if (!s.empty()) s.erase(pos, 1 + rng() % 3); break;
-            default: s.resize(pos); break;
+            case 0:
+                if (!s.empty()) s[pos] = static_cast<char>(rng());
+                break;
+            case 1:
+                s.insert(s.begin() + static_cast<std::ptrdiff_t>(pos), static_cast<char>(rng()));
+                break;
+            case 2:
+                if (!s.empty()) s.erase(pos, 1 + rng() % 3);
+                break;
+            default:
+                s.resize(pos);
+                break;
         }
     }
     return s;

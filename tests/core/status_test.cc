@@ -1,9 +1,10 @@
 // Status/StatusOr behaviour and the dtype conversions every weight loader relies on.
+#include "bge/status.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "bge/status.h"
 #include "core/dtype.h"
 
 namespace bge {

@@ -1,12 +1,8 @@
 #include "io_test_util.h"
 
-#include <unistd.h>
-
-#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <iterator>
-#include <random>
 #include <stdexcept>
 
 namespace bge::io::test_util {
@@ -19,34 +15,10 @@ void put_le(std::string& out, uint64_t v, int n_bytes) {
 
 }  // namespace
 
-TempDir::TempDir() {
-    static std::atomic<int> counter{0};
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() / ("bge_io_test_" + std::to_string(::getpid()) + "_" +
-                                                      std::to_string(counter++) + "_" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-}
-
-TempDir::~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-}
-
-std::string TempDir::write(const std::string& name, const std::string& bytes) const {
-    std::filesystem::path p = path_ / name;
-    // Unlink rather than truncate: an earlier mapping of the file stays valid, and ext4 flushes on
-    // truncate-and-rewrite, which costs milliseconds.
-    std::filesystem::remove(p);
-    std::ofstream f(p, std::ios::binary | std::ios::trunc);
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!f) throw std::runtime_error("cannot write " + p.string());
-    return p.string();
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw std::runtime_error("cannot read " + path);
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+std::vector<float> to_f32(const RawTensor& t) {
+    std::vector<float> out(static_cast<size_t>(t.numel()));
+    convert_to_f32(t.dtype, t.data, out.size(), out.data());
+    return out;
 }
 
 std::string f32_bytes(const std::vector<float>& v) {

@@ -13,27 +13,17 @@
 
 #include "bge/status.h"
 #include "io/tensor_file.h"
+#include "support/temp_dir.h"
 
 namespace bge::io::test_util {
 
-// A fresh folder under the system temp dir, removed with everything in it on destruction.
-class TempDir {
-   public:
-    TempDir();
-    ~TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::filesystem::path& path() const { return path_; }
-    // Writes `bytes` to <dir>/<name> and returns the full path.
-    std::string write(const std::string& name, const std::string& bytes) const;
-
-   private:
-    std::filesystem::path path_;
-};
-
-std::string read_file(const std::string& path);
+using bge::testing::read_file;
+using bge::testing::TempDir;
 
 std::string f32_bytes(const std::vector<float>& v);
+
+// A floating tensor's elements as fp32.
+std::vector<float> to_f32(const RawTensor& t);
 
 // A tensor's elements as T, copied (the data may be unaligned); empty, with a test failure, if the sizes disagree.
 template <typename T>
@@ -66,7 +56,7 @@ std::string zip_bytes(const std::vector<ZipMember>& members, const ZipOptions& o
 
 // Builds pickles opcode by opcode.
 class PickleWriter {
-   public:
+ public:
     PickleWriter& op(uint8_t code);
     PickleWriter& raw(const std::string& bytes);
     PickleWriter& proto(int version = 2);
@@ -77,7 +67,7 @@ class PickleWriter {
     PickleWriter& stop() { return op('.'); }
     const std::string& bytes() const { return bytes_; }
 
-   private:
+ private:
     std::string bytes_;
 };
 

@@ -33,9 +33,9 @@ TEST(ModelDir, FindsBgeM3Layout) {
     dir.write("sparse_linear.pt", "x");
     dir.write("colbert_linear.pt", "x");
     dir.write("tokenizer_config.json", "{}");
-    auto f = find_model_files(dir.path().string());
+    auto f = find_model_files(dir.path());
     ASSERT_TRUE(f.ok()) << f.status().to_string();
-    const std::string d = dir.path().string() + "/";
+    const std::string d = dir.path() + "/";
     EXPECT_EQ(f->config_json, d + "config.json");
     EXPECT_EQ(f->sentencepiece_model, d + "sentencepiece.bpe.model");
     EXPECT_EQ(f->tokenizer_config_json, d + "tokenizer_config.json");
@@ -49,9 +49,9 @@ TEST(ModelDir, FallsBackToPytorchBin) {
     TempDir dir;
     write_required(dir);
     dir.write("pytorch_model.bin", "x");
-    auto f = find_model_files(dir.path().string());
+    auto f = find_model_files(dir.path());
     ASSERT_TRUE(f.ok()) << f.status().to_string();
-    EXPECT_EQ(f->weight_files, std::vector<std::string>{dir.path().string() + "/pytorch_model.bin"});
+    EXPECT_EQ(f->weight_files, std::vector<std::string>{dir.path() + "/pytorch_model.bin"});
     EXPECT_TRUE(f->tokenizer_config_json.empty());
     EXPECT_TRUE(f->sparse_linear.empty());
     EXPECT_TRUE(f->colbert_linear.empty());
@@ -68,9 +68,9 @@ TEST(ModelDir, ShardedIndex) {
                                                   R"("c":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
                                                   test_util::f32_bytes({2, 3})));
     dir.write("pytorch_model.bin", "unused");
-    auto f = find_model_files(dir.path().string());
+    auto f = find_model_files(dir.path());
     ASSERT_TRUE(f.ok()) << f.status().to_string();
-    const std::string d = dir.path().string() + "/";
+    const std::string d = dir.path() + "/";
     EXPECT_EQ(f->weight_files, (std::vector<std::string>{d + "s1.safetensors", d + "s2.safetensors"}));
     auto w = read_weight_files(f->weight_files);
     ASSERT_TRUE(w.ok()) << w.status().to_string();
@@ -85,21 +85,21 @@ TEST(ModelDir, BadShardIndex) {
     TempDir dir;
     write_required(dir);
     dir.write("model.safetensors.index.json", R"({"weight_map":{"a":"s1.safetensors"}})");
-    EXPECT_TRUE(failed_with(find_model_files(dir.path().string()).status(), StatusCode::kNotFound,
+    EXPECT_TRUE(failed_with(find_model_files(dir.path()).status(), StatusCode::kNotFound,
                             {"model.safetensors.index.json", "s1.safetensors"}));
     dir.write("model.safetensors.index.json", R"({"weight_map":)");
-    EXPECT_TRUE(failed_with(find_model_files(dir.path().string()).status(), StatusCode::kDataLoss, {"not valid JSON"}));
+    EXPECT_TRUE(failed_with(find_model_files(dir.path()).status(), StatusCode::kDataLoss, {"not valid JSON"}));
     dir.write("model.safetensors.index.json", R"({"weight_map":{}})");
-    EXPECT_TRUE(failed_with(find_model_files(dir.path().string()).status(), StatusCode::kDataLoss, {"weight_map"}));
+    EXPECT_TRUE(failed_with(find_model_files(dir.path()).status(), StatusCode::kDataLoss, {"weight_map"}));
     dir.write("model.safetensors.index.json", R"({"weight_map":{"a":"../config.json"}})");
-    EXPECT_TRUE(failed_with(find_model_files(dir.path().string()).status(), StatusCode::kDataLoss,
+    EXPECT_TRUE(failed_with(find_model_files(dir.path()).status(), StatusCode::kDataLoss,
                             {"'../config.json'", "not a plain file name"}));
 }
 
 // Missing required files are kNotFound naming the folder and the file; no weights lists all three candidates.
 TEST(ModelDir, MissingFiles) {
     TempDir dir;
-    const std::string d = dir.path().string();
+    const std::string d = dir.path();
     EXPECT_TRUE(failed_with(find_model_files(d + "/nope").status(), StatusCode::kNotFound, {d + "/nope"}));
     EXPECT_TRUE(failed_with(find_model_files(d).status(), StatusCode::kNotFound, {d, "config.json"}));
     dir.write("config.json", "{}");
@@ -127,7 +127,7 @@ TEST(ModelDir, ReadTextFile) {
     auto e = read_text_file(dir.write("empty.json", ""));
     ASSERT_TRUE(e.ok());
     EXPECT_EQ(*e, "");
-    std::string missing = dir.path().string() + "/missing.json";
+    std::string missing = dir.path() + "/missing.json";
     EXPECT_TRUE(failed_with(read_text_file(missing).status(), StatusCode::kNotFound, {missing}));
 }
 

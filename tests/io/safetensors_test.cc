@@ -11,14 +11,9 @@ namespace {
 using test_util::failed_with;
 using test_util::safetensors_bytes;
 using test_util::TempDir;
+using test_util::to_f32;
 
 const std::string kDataDir = std::string(BGE_TEST_DIR) + "/io/data/";
-
-std::vector<float> to_f32(const RawTensor& t) {
-    std::vector<float> out(static_cast<size_t>(t.numel()));
-    convert_to_f32(t.dtype, t.data, out.size(), out.data());
-    return out;
-}
 
 StatusOr<TensorMap> read_bytes(const TempDir& dir, const std::string& bytes) {
     return read_tensor_file(dir.write("t.safetensors", bytes));

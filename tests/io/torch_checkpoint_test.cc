@@ -12,14 +12,9 @@ using test_util::failed_with;
 using test_util::PickleWriter;
 using test_util::TempDir;
 using test_util::TensorSpec;
+using test_util::to_f32;
 
 const std::string kDataDir = std::string(BGE_TEST_DIR) + "/io/data/";
-
-std::vector<float> to_f32(const RawTensor& t) {
-    std::vector<float> out(static_cast<size_t>(t.numel()));
-    convert_to_f32(t.dtype, t.data, out.size(), out.data());
-    return out;
-}
 
 bool inside_mapping(const RawTensor& t) {
     auto* p = static_cast<const uint8_t*>(t.data);
@@ -108,7 +103,9 @@ std::string one_tensor_zip(const TensorSpec& spec, const std::string& storage, b
     return test_util::torch_zip("m", test_util::state_dict_pickle({spec}), {{"0", storage}}, zip64);
 }
 
-TensorSpec row_spec() { return {.name = "w", .storage_numel = 6, .offset = 2, .size = {2, 2}, .stride = {2, 1}}; }
+TensorSpec row_spec() {
+    return {.name = "w", .storage_numel = 6, .offset = 2, .size = {2, 2}, .stride = {2, 1}};
+}
 
 // The hand-written form reads back, with or without ZIP64 records.
 TEST(TorchCheckpoint, HandWrittenZipAndZip64) {

@@ -14,7 +14,9 @@ StatusOr<std::vector<PickledTensor>> unpickle(const std::string& bytes) {
     return unpickle_state_dict({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
 }
 
-Status unpickle_status(const PickleWriter& p) { return unpickle(p.bytes()).status(); }
+Status unpickle_status(const PickleWriter& p) {
+    return unpickle(p.bytes()).status();
+}
 
 // The hand-written torch.save form yields each tensor's storage dtype, key, offset and shape.
 TEST(Unpickler, ReadsStateDict) {

@@ -1,9 +1,9 @@
 // config.json parsing: the fields BGE-M3 and the reranker use, and clear errors for the rest.
+#include "model/config.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-
-#include "model/config.h"
 
 namespace bge {
 namespace {

@@ -136,7 +136,8 @@ TEST_P(RerankerGolden, ScoresMatchReference) {
     for (const auto& [max_length, entries] : by_length) {
         std::vector<TextPair> pairs;
         for (size_t i : entries) {
-            pairs.push_back({ref["rerank"][i]["query"].get<std::string>(), ref["rerank"][i]["passage"].get<std::string>()});
+            pairs.push_back(
+                {ref["rerank"][i]["query"].get<std::string>(), ref["rerank"][i]["passage"].get<std::string>()});
         }
         auto out = (*reranker)->rerank(pairs, max_length);
         ASSERT_TRUE(out.ok()) << out.status().to_string();

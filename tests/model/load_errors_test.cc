@@ -16,7 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 
 class LoadErrors : public ::testing::Test {
-   protected:
+ protected:
     void SetUp() override { testing::write_random_model(dir_.path(), testing::RandomModelSpec{}); }
 
     std::string path(const std::string& name) const { return dir_.path() + "/" + name; }
@@ -37,7 +37,9 @@ class LoadErrors : public ::testing::Test {
     testing::TempDir dir_;
 };
 
-TEST_F(LoadErrors, TheUntouchedFolderLoads) { EXPECT_TRUE(Embedder::open(dir_.path()).ok()); }
+TEST_F(LoadErrors, TheUntouchedFolderLoads) {
+    EXPECT_TRUE(Embedder::open(dir_.path()).ok());
+}
 
 TEST_F(LoadErrors, MisShapedTensorNamesExpectedAndFoundShapes) {
     edit_config([](nlohmann::json& c) { c["intermediate_size"] = 128; });

@@ -1,7 +1,5 @@
 #include "support/random_model.h"
 
-#include <unistd.h>
-
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -19,7 +17,7 @@ constexpr int kSpmPieces = 4000;
 
 // splitmix64: fast, seedable, good enough for test weights.
 class Rng {
-   public:
+ public:
     explicit Rng(uint64_t seed) : s_(seed) {}
     float uniform(float scale) {
         uint64_t z = (s_ += 0x9e3779b97f4a7c15ULL);
@@ -29,7 +27,7 @@ class Rng {
         return scale * (static_cast<float>(z >> 40) / static_cast<float>(1 << 24) * 2.0f - 1.0f);
     }
 
-   private:
+ private:
     uint64_t s_;
 };
 
@@ -66,8 +64,8 @@ void write_random_model(const std::string& dir, const RandomModelSpec& spec) {
     };
     for (int l = 0; l < spec.layers; ++l) {
         const std::string p = "encoder.layer." + std::to_string(l) + ".";
-        for (const char* m : {"attention.self.query", "attention.self.key", "attention.self.value",
-                              "attention.output.dense"}) {
+        for (const char* m :
+             {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"}) {
             entries.push_back({p + m + ".weight", {h, h}, Entry::kRandom});
             entries.push_back({p + m + ".bias", {h}, Entry::kRandom});
         }
@@ -87,7 +85,8 @@ void write_random_model(const std::string& dir, const RandomModelSpec& spec) {
     for (const Entry& e : entries) {
         size_t n = 1;
         for (int64_t d : e.shape) n *= static_cast<size_t>(d);
-        header[e.name] = {{"dtype", spec.f16 ? "F16" : "F32"}, {"shape", e.shape}, {"data_offsets", {offset, offset + n * elem}}};
+        header[e.name] = {
+            {"dtype", spec.f16 ? "F16" : "F32"}, {"shape", e.shape}, {"data_offsets", {offset, offset + n * elem}}};
         offset += n * elem;
     }
     std::string text = header.dump();
@@ -129,17 +128,6 @@ void write_random_model(const std::string& dir, const RandomModelSpec& spec) {
                                    {"hidden_act", "gelu"}};
     std::ofstream(dir + "/config.json") << config.dump(2);
     fs::copy_file(kSpm, dir + "/sentencepiece.bpe.model", fs::copy_options::overwrite_existing);
-}
-
-TempDir::TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "bge-test-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
 }
 
 }  // namespace bge::testing

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "support/temp_dir.h"
+
 namespace bge::testing {
 
 struct RandomModelSpec {
@@ -13,25 +15,12 @@ struct RandomModelSpec {
     int heads = 4;
     int ffn = 64;
     int max_positions = 130;
-    bool f16 = true;       // F16 weights (else F32)
-    float scale = 0.05f;   // weights uniform in [-scale, scale]; LayerNorm gamma 1, beta 0
+    bool f16 = true;      // F16 weights (else F32)
+    float scale = 0.05f;  // weights uniform in [-scale, scale]; LayerNorm gamma 1, beta 0
     uint64_t seed = 1;
 };
 
 // Creates `dir` and writes an XLMRobertaModel folder (vocab: the test SentencePiece model + 2).
 void write_random_model(const std::string& dir, const RandomModelSpec& spec);
-
-// A fresh empty directory under the system temp dir, removed by the destructor.
-class TempDir {
-   public:
-    TempDir();
-    ~TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-
-   private:
-    std::string path_;
-};
 
 }  // namespace bge::testing

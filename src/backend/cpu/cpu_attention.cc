@@ -24,7 +24,9 @@ constexpr int64_t kKeyBlock = 1024;
 
 // Query blocks of a sequence: as few as kMaxQBlock allows, with balanced sizes. Depends on the
 // sequence length only, so a sequence computes the same alone or inside any batch.
-int64_t query_blocks(int64_t len) { return (len + kMaxQBlock - 1) / kMaxQBlock; }
+int64_t query_blocks(int64_t len) {
+    return (len + kMaxQBlock - 1) / kMaxQBlock;
+}
 
 void sgemm_or_die(char transb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {

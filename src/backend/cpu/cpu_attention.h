@@ -16,11 +16,11 @@ namespace bge::cpu {
 // Scratch is one score tile per thread, reused: memory is bounded for any length.
 // Not thread-safe (owns the scratch).
 class AttentionRunner {
-   public:
+ public:
     // qkv F32 [n_tokens, 3 * hidden] (Q | K | V); out F32 [n_tokens, hidden].
     void run(const Tensor& qkv, std::span<const int32_t> cu_seqlens, int n_heads, const Tensor& out, int n_threads);
 
-   private:
+ private:
     std::vector<int64_t> item_begin_;     // [n_seqs + 1] index of each sequence's first work item
     std::vector<ScratchBuffer> scratch_;  // per thread: F32 [q_block, key chunk] scores
 };

@@ -18,7 +18,7 @@ namespace bge {
 namespace {
 
 class CpuBackend final : public Backend {
-   public:
+ public:
     CpuBackend(int n_threads, dnnl::engine engine)
         : n_threads_(n_threads > 0 ? n_threads : omp_get_num_procs()), engine_(std::move(engine)), linear_(engine_) {}
 
@@ -66,7 +66,7 @@ class CpuBackend final : public Backend {
         attention_.run(qkv, cu_seqlens, n_heads, out, n_threads_);
     }
 
-   private:
+ private:
     // oneDNN (OpenMP build) sizes its parallel regions by the calling thread's OpenMP setting.
     void use_threads() const { omp_set_num_threads(n_threads_); }
 

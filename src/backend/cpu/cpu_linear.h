@@ -14,7 +14,7 @@
 namespace bge::cpu {
 
 class CpuLinearWeight : public LinearWeight {
-   public:
+ public:
     dnnl::memory weights;     // F32 [in, out] logical (Wᵀ), in the primitive's preferred blocked layout
     std::vector<float> bias;  // F32 [out], empty when the layer has no bias
 };
@@ -24,12 +24,12 @@ std::unique_ptr<CpuLinearWeight> make_cpu_linear(const dnnl::engine& engine, con
 
 // Runs linear layers; owns the primitive cache and the oneDNN scratchpad. Not thread-safe.
 class LinearRunner {
-   public:
+ public:
     explicit LinearRunner(const dnnl::engine& engine) : engine_(engine), stream_(engine) {}
     // y [n, out] = act(x [n, in] · Wᵀ + b).
     void run(const Tensor& x, const CpuLinearWeight& w, Activation act, const Tensor& y);
 
-   private:
+ private:
     struct Key {
         int64_t m, k, n;
         bool bias;

@@ -18,7 +18,7 @@ struct FreeDeleter {
 
 // A scratch buffer that only grows; reserve() allocates only when more bytes are needed.
 class ScratchBuffer {
-   public:
+ public:
     void* reserve(size_t bytes) {
         if (bytes > size_) {
             data_.reset(aligned_alloc_or_die(bytes));
@@ -28,7 +28,7 @@ class ScratchBuffer {
     }
     void* data() const { return data_.get(); }
 
-   private:
+ private:
     std::unique_ptr<void, FreeDeleter> data_;
     size_t size_ = 0;
 };

@@ -26,7 +26,9 @@ void layer_norm_row(float* x, const float* gamma, const float* beta, int64_t n, 
     for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>((x[i] - mean) * rstd) * gamma[i] + beta[i];
 }
 
-bool is_f32_row(const Tensor& t, int64_t cols) { return t.dtype == DType::kF32 && t.rows == 1 && t.cols == cols; }
+bool is_f32_row(const Tensor& t, int64_t cols) {
+    return t.dtype == DType::kF32 && t.rows == 1 && t.cols == cols;
+}
 
 }  // namespace
 
