@@ -32,9 +32,9 @@ struct ModelInfo {
     int num_attention_heads = 0;
     int intermediate_size = 0;
     int vocab_size = 0;
-    int max_length = 0;           // default max input tokens: min(model_max_length, max_position_embeddings - 2)
-    std::string weights_dtype;    // dtype of the stored encoder weights: F32 | F16 | BF16
-    std::string compute_dtype;    // what the backend computes in
+    int max_length = 0;         // default max input tokens: min(model_max_length, max_position_embeddings - 2)
+    std::string weights_dtype;  // dtype of the stored encoder weights: F32 | F16 | BF16
+    std::string compute_dtype;  // what the backend computes in
     std::string backend;
     std::vector<std::string> files;  // every file read, in load order
     bool has_sparse = false;         // sparse_linear.pt present (embedder)
@@ -44,7 +44,7 @@ struct ModelInfo {
 
 // Tokenizes as the models do (XLM-R: <s> A </s>, pairs <s> A </s></s> B </s>).
 class Tokenizer {
-   public:
+ public:
     // Reads sentencepiece.bpe.model, config.json and tokenizer_config.json of a model folder.
     static StatusOr<std::unique_ptr<Tokenizer>> open(const std::string& model_dir);
     ~Tokenizer();
@@ -53,7 +53,7 @@ class Tokenizer {
     StatusOr<std::vector<int32_t>> encode_pair(std::string_view a, std::string_view b, int max_length = 0) const;
     int default_max_length() const;
 
-   private:
+ private:
     Tokenizer();
     struct Impl;
     std::unique_ptr<Impl> impl_;
@@ -109,7 +109,7 @@ StatusOr<M3Scores> m3_scores(const Embedding& query, const Embedding& passage,
 class ModelRunner;
 
 class Embedder {
-   public:
+ public:
     // Loads a BAAI/bge-m3-style folder (XLMRobertaModel). A reranker folder is kFailedPrecondition.
     static StatusOr<std::unique_ptr<Embedder>> open(const std::string& model_dir, const EngineOptions& options = {});
     ~Embedder();
@@ -118,13 +118,13 @@ class Embedder {
     const ModelInfo& info() const;
     const Tokenizer& tokenizer() const;
 
-   private:
+ private:
     explicit Embedder(std::unique_ptr<ModelRunner> runner);
     std::unique_ptr<ModelRunner> runner_;
 };
 
 class Reranker {
-   public:
+ public:
     // Loads a BAAI/bge-reranker-v2-m3-style folder (XLMRobertaForSequenceClassification, one label).
     static StatusOr<std::unique_ptr<Reranker>> open(const std::string& model_dir, const EngineOptions& options = {});
     ~Reranker();
@@ -133,7 +133,7 @@ class Reranker {
     const ModelInfo& info() const;
     const Tokenizer& tokenizer() const;
 
-   private:
+ private:
     explicit Reranker(std::unique_ptr<ModelRunner> runner);
     std::unique_ptr<ModelRunner> runner_;
 };

@@ -24,7 +24,7 @@ enum class StatusCode {
 const char* status_code_name(StatusCode code);
 
 class [[nodiscard]] Status {
-   public:
+ public:
     Status() = default;
     Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
@@ -36,25 +36,43 @@ class [[nodiscard]] Status {
     // Returns a copy whose message is "<context>: <message>"; ok stays ok.
     Status with_context(const std::string& context) const;
 
-   private:
+ private:
     StatusCode code_ = StatusCode::kOk;
     std::string message_;
 };
 
-inline Status ok_status() { return {}; }
-inline Status invalid_argument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
-inline Status not_found(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
-inline Status data_loss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
-inline Status unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
-inline Status failed_precondition(std::string m) { return {StatusCode::kFailedPrecondition, std::move(m)}; }
-inline Status out_of_range(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
-inline Status resource_exhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
-inline Status internal_error(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status ok_status() {
+    return {};
+}
+inline Status invalid_argument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+}
+inline Status not_found(std::string m) {
+    return {StatusCode::kNotFound, std::move(m)};
+}
+inline Status data_loss(std::string m) {
+    return {StatusCode::kDataLoss, std::move(m)};
+}
+inline Status unimplemented(std::string m) {
+    return {StatusCode::kUnimplemented, std::move(m)};
+}
+inline Status failed_precondition(std::string m) {
+    return {StatusCode::kFailedPrecondition, std::move(m)};
+}
+inline Status out_of_range(std::string m) {
+    return {StatusCode::kOutOfRange, std::move(m)};
+}
+inline Status resource_exhausted(std::string m) {
+    return {StatusCode::kResourceExhausted, std::move(m)};
+}
+inline Status internal_error(std::string m) {
+    return {StatusCode::kInternal, std::move(m)};
+}
 
 // Holds either a value or a non-ok Status. Accessing value() of an error aborts.
 template <typename T>
 class [[nodiscard]] StatusOr {
-   public:
+ public:
     StatusOr(Status status) : v_(std::move(status)) { check_not_ok(); }  // NOLINT: implicit by design
     StatusOr(T value) : v_(std::move(value)) {}                          // NOLINT: implicit by design
 
@@ -68,7 +86,7 @@ class [[nodiscard]] StatusOr {
     T* operator->() { return &value(); }
     const T* operator->() const { return &value(); }
 
-   private:
+ private:
     void check_not_ok() {
         if (std::get<Status>(v_).ok()) v_ = Status(StatusCode::kInternal, "StatusOr built from an ok Status");
     }
@@ -88,8 +106,7 @@ class [[nodiscard]] StatusOr {
     } while (0)
 
 // `lhs = value of expr`, or returns its Status. `lhs` may declare a variable: BGE_ASSIGN_OR_RETURN(auto x, f());
-#define BGE_ASSIGN_OR_RETURN(lhs, expr) \
-    BGE_ASSIGN_OR_RETURN_IMPL(BGE_STATUS_CONCAT(bge_statusor_, __LINE__), lhs, expr)
+#define BGE_ASSIGN_OR_RETURN(lhs, expr) BGE_ASSIGN_OR_RETURN_IMPL(BGE_STATUS_CONCAT(bge_statusor_, __LINE__), lhs, expr)
 #define BGE_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
     auto tmp = (expr);                            \
     if (!tmp.ok()) return tmp.status();           \
