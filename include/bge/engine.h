@@ -18,8 +18,8 @@
 namespace bge {
 
 struct EngineOptions {
-    int n_threads = 0;             // CPU threads for the GEMMs; 0 = every core
-    int max_batch_tokens = 16384;  // token budget of one forward pass (sizes the workspace); >= the max length
+    int n_threads = 0;            // CPU threads for the GEMMs; 0 = every core
+    int max_batch_tokens = 8192;  // token budget of one forward pass (sizes the workspace); >= the max length
 };
 
 // What was found and loaded.

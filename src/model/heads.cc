@@ -24,9 +24,10 @@ StatusOr<std::unique_ptr<M3Heads>> M3Heads::load(const io::TensorMap* sparse, co
     std::unique_ptr<M3Heads> heads(new M3Heads(backend, hidden));
     if (sparse) {
         WeightReader r(*sparse, "");
-        BGE_ASSIGN_OR_RETURN(heads->sparse_weight_, r.read("weight", {1, hidden}));
-        BGE_ASSIGN_OR_RETURN(std::vector<float> bias, r.read("bias", {1}));
-        heads->sparse_bias_ = bias[0];
+        BGE_ASSIGN_OR_RETURN(F32Data weight, r.read("weight", {1, hidden}));
+        heads->sparse_weight_ = weight.to_vector();
+        BGE_ASSIGN_OR_RETURN(F32Data bias, r.read("bias", {1}));
+        heads->sparse_bias_ = bias.data()[0];
     }
     if (colbert) {
         auto it = colbert->find("weight");
@@ -37,8 +38,8 @@ StatusOr<std::unique_ptr<M3Heads>> M3Heads::load(const io::TensorMap* sparse, co
         }
         const int64_t dim = it->second.shape[0];
         WeightReader r(*colbert, "");
-        BGE_ASSIGN_OR_RETURN(std::vector<float> w, r.read("weight", {dim, hidden}));
-        BGE_ASSIGN_OR_RETURN(std::vector<float> b, r.read("bias", {dim}));
+        BGE_ASSIGN_OR_RETURN(F32Data w, r.read("weight", {dim, hidden}));
+        BGE_ASSIGN_OR_RETURN(F32Data b, r.read("bias", {dim}));
         heads->colbert_ = backend.make_linear(w.data(), b.data(), dim, hidden);
     }
     return heads;
@@ -105,11 +106,14 @@ StatusOr<std::unique_ptr<ClassifierHead>> ClassifierHead::load(const io::TensorM
     auto head = std::make_unique<ClassifierHead>();
     head->hidden_ = hidden;
     WeightReader r(tensors, "classifier.");
-    BGE_ASSIGN_OR_RETURN(head->dense_w_, r.read("dense.weight", {hidden, hidden}));
-    BGE_ASSIGN_OR_RETURN(head->dense_b_, r.read("dense.bias", {hidden}));
-    BGE_ASSIGN_OR_RETURN(head->out_w_, r.read("out_proj.weight", {1, hidden}));
-    BGE_ASSIGN_OR_RETURN(std::vector<float> out_b, r.read("out_proj.bias", {1}));
-    head->out_b_ = out_b[0];
+    BGE_ASSIGN_OR_RETURN(F32Data dense_w, r.read("dense.weight", {hidden, hidden}));
+    BGE_ASSIGN_OR_RETURN(F32Data dense_b, r.read("dense.bias", {hidden}));
+    BGE_ASSIGN_OR_RETURN(F32Data out_w, r.read("out_proj.weight", {1, hidden}));
+    BGE_ASSIGN_OR_RETURN(F32Data out_b, r.read("out_proj.bias", {1}));
+    head->dense_w_ = dense_w.to_vector();
+    head->dense_b_ = dense_b.to_vector();
+    head->out_w_ = out_w.to_vector();
+    head->out_b_ = out_b.data()[0];
     return head;
 }
 

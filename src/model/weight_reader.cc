@@ -11,7 +11,7 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-StatusOr<std::vector<float>> WeightReader::read(const std::string& name, const std::vector<int64_t>& shape) const {
+StatusOr<F32Data> WeightReader::read(const std::string& name, const std::vector<int64_t>& shape) const {
     const std::string full = prefix_ + name;
     auto it = tensors_.find(full);
     if (it == tensors_.end()) return not_found("tensor '" + full + "' is missing from the checkpoint");
@@ -25,8 +25,14 @@ StatusOr<std::vector<float>> WeightReader::read(const std::string& name, const s
         return invalid_argument("tensor '" + full + "' in " + file + ": dtype " + dtype_name(t.dtype) +
                                 " is not a floating type");
     }
-    std::vector<float> out(static_cast<size_t>(t.numel()));
-    convert_to_f32(t.dtype, t.data, out.size(), out.data());
+    F32Data out;
+    out.size_ = static_cast<size_t>(t.numel());
+    if (t.dtype == DType::kF32 && reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0) {
+        out.view_ = static_cast<const float*>(t.data);
+    } else {
+        out.owned_.resize(out.size_);
+        convert_to_f32(t.dtype, t.data, out.size_, out.owned_.data());
+    }
     return out;
 }
 

@@ -11,7 +11,7 @@ namespace {
 // Reads `name` with `shape` and uploads it as an activation-dtype tensor of [rows, cols].
 StatusOr<DeviceTensor> upload(const WeightReader& w, Backend& backend, const std::string& name,
                               std::vector<int64_t> shape, int64_t rows, int64_t cols) {
-    BGE_ASSIGN_OR_RETURN(std::vector<float> data, w.read(name, shape));
+    BGE_ASSIGN_OR_RETURN(F32Data data, w.read(name, shape));
     return backend.upload(data.data(), rows, cols, DType::kF32);
 }
 
@@ -21,8 +21,8 @@ StatusOr<DeviceTensor> upload_vector(const WeightReader& w, Backend& backend, co
 
 StatusOr<std::unique_ptr<LinearWeight>> linear(const WeightReader& w, Backend& backend, const std::string& name,
                                                int64_t out, int64_t in) {
-    BGE_ASSIGN_OR_RETURN(std::vector<float> weight, w.read(name + ".weight", {out, in}));
-    BGE_ASSIGN_OR_RETURN(std::vector<float> bias, w.read(name + ".bias", {out}));
+    BGE_ASSIGN_OR_RETURN(F32Data weight, w.read(name + ".weight", {out, in}));
+    BGE_ASSIGN_OR_RETURN(F32Data bias, w.read(name + ".bias", {out}));
     return backend.make_linear(weight.data(), bias.data(), out, in);
 }
 
@@ -38,7 +38,7 @@ StatusOr<std::unique_ptr<XlmrEncoder>> XlmrEncoder::load(const XlmrConfig& confi
                          upload(weights, backend, "embeddings.position_embeddings.weight",
                                 {config.max_position_embeddings, h}, config.max_position_embeddings, h));
     {
-        BGE_ASSIGN_OR_RETURN(std::vector<float> types,
+        BGE_ASSIGN_OR_RETURN(F32Data types,
                              weights.read("embeddings.token_type_embeddings.weight", {config.type_vocab_size, h}));
         e->token_type_embedding_ = backend.upload(types.data(), 1, h, DType::kF32);
     }
@@ -59,10 +59,10 @@ Status XlmrEncoder::load_layer(const WeightReader& weights, int index) {
     std::vector<float> qkv_w, qkv_b;
     for (const char* part : {"query", "key", "value"}) {
         const std::string name = p + "attention.self." + part;
-        BGE_ASSIGN_OR_RETURN(std::vector<float> w, weights.read(name + ".weight", {h, h}));
-        BGE_ASSIGN_OR_RETURN(std::vector<float> b, weights.read(name + ".bias", {h}));
-        qkv_w.insert(qkv_w.end(), w.begin(), w.end());
-        qkv_b.insert(qkv_b.end(), b.begin(), b.end());
+        BGE_ASSIGN_OR_RETURN(F32Data w, weights.read(name + ".weight", {h, h}));
+        BGE_ASSIGN_OR_RETURN(F32Data b, weights.read(name + ".bias", {h}));
+        qkv_w.insert(qkv_w.end(), w.data(), w.data() + w.size());
+        qkv_b.insert(qkv_b.end(), b.data(), b.data() + b.size());
     }
     layer.qkv = backend_.make_linear(qkv_w.data(), qkv_b.data(), 3 * h, h);
     BGE_ASSIGN_OR_RETURN(layer.attn_out, linear(weights, backend_, p + "attention.output.dense", h, h));
