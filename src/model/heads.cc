@@ -58,7 +58,8 @@ M3Heads::Workspace M3Heads::make_workspace(int64_t max_tokens) const {
 void M3Heads::compute(const PackedBatch& batch, const Tensor& hidden, const EmbedOptions& options, Workspace& ws,
                       std::vector<Embedding>& out) const {
     const int64_t n = batch.n_tokens();
-    backend_.copy_to_host(hidden, ws.hidden.data());
+    if (options.sparse) backend_.copy_to_host(hidden, ws.hidden.data());
+    if (options.dense) copy_cls_rows(backend_, batch, hidden, ws.cls);
     if (options.colbert) {
         const Tensor colbert = ws.colbert.view.row_slice(0, n);  // [n, colbert_dim]
         backend_.linear(hidden, *colbert_, Activation::kNone, colbert);
@@ -71,7 +72,7 @@ void M3Heads::compute(const PackedBatch& batch, const Tensor& hidden, const Embe
         const int32_t len = batch.seq_length(s);
         e.n_tokens = len;
         if (options.dense) {
-            const float* cls = ws.hidden.data() + static_cast<int64_t>(begin) * hidden_;
+            const float* cls = ws.cls.data() + static_cast<int64_t>(s) * hidden_;
             e.dense.assign(cls, cls + hidden_);
             l2_normalize(e.dense.data(), hidden_);
         }
@@ -117,11 +118,11 @@ StatusOr<std::unique_ptr<ClassifierHead>> ClassifierHead::load(const io::TensorM
     return head;
 }
 
-std::vector<float> ClassifierHead::logits(const PackedBatch& batch, const float* hidden) const {
-    std::vector<float> result(batch.n_seqs());
+std::vector<float> ClassifierHead::logits(const float* cls_rows, int32_t n_seqs) const {
+    std::vector<float> result(n_seqs);
     std::vector<float> pooled(hidden_);  // F32 [hidden]
-    for (int32_t s = 0; s < batch.n_seqs(); ++s) {
-        const float* cls = hidden + static_cast<int64_t>(batch.seq_begin(s)) * hidden_;
+    for (int32_t s = 0; s < n_seqs; ++s) {
+        const float* cls = cls_rows + static_cast<int64_t>(s) * hidden_;
         for (int i = 0; i < hidden_; ++i) {
             pooled[i] = static_cast<float>(
                 std::tanh(dot(dense_w_.data() + static_cast<int64_t>(i) * hidden_, cls, hidden_) + dense_b_[i]));
@@ -129,6 +130,14 @@ std::vector<float> ClassifierHead::logits(const PackedBatch& batch, const float*
         result[s] = static_cast<float>(dot(out_w_.data(), pooled.data(), hidden_) + out_b_);
     }
     return result;
+}
+
+void copy_cls_rows(Backend& backend, const PackedBatch& batch, const Tensor& hidden, std::vector<float>& out) {
+    out.resize(static_cast<size_t>(batch.n_seqs()) * hidden.cols);
+    for (int32_t s = 0; s < batch.n_seqs(); ++s) {
+        backend.copy_to_host(hidden.row_slice(batch.seq_begin(s), 1),
+                             out.data() + static_cast<int64_t>(s) * hidden.cols);
+    }
 }
 
 }  // namespace bge

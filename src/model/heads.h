@@ -26,7 +26,8 @@ class M3Heads {
 
     struct Workspace {
         DeviceTensor colbert;             // [max_tokens, colbert_dim] on the device
-        std::vector<float> hidden;        // F32 [max_tokens, hidden] host copy of the last hidden state
+        std::vector<float> hidden;        // F32 [max_tokens, hidden] host copy of the last hidden state (sparse)
+        std::vector<float> cls;           // F32 [n_seqs, hidden] host copy of each sequence's <s> row (dense)
         std::vector<float> colbert_host;  // F32 [max_tokens, colbert_dim]
     };
     Workspace make_workspace(int64_t max_tokens) const;
@@ -48,8 +49,8 @@ class ClassifierHead {
  public:
     // RobertaClassificationHead: classifier.dense [hidden, hidden], classifier.out_proj [1, hidden].
     static StatusOr<std::unique_ptr<ClassifierHead>> load(const io::TensorMap& tensors, int hidden);
-    // logit of each sequence: out_proj(tanh(dense(h[CLS]))). `hidden` is a host F32 [n_tokens, hidden].
-    std::vector<float> logits(const PackedBatch& batch, const float* hidden) const;
+    // logit of each sequence: out_proj(tanh(dense(h[CLS]))). `cls` is a host F32 [n_seqs, hidden].
+    std::vector<float> logits(const float* cls, int32_t n_seqs) const;
 
  private:
     int hidden_ = 0;
@@ -57,5 +58,9 @@ class ClassifierHead {
     std::vector<float> out_w_;              // [hidden]
     float out_b_ = 0;
 };
+
+// Copies the <s> row of every sequence of `batch` from `hidden` [n_tokens, hidden] (device) to `out`
+// F32 [n_seqs, hidden] on the host.
+void copy_cls_rows(Backend& backend, const PackedBatch& batch, const Tensor& hidden, std::vector<float>& out);
 
 }  // namespace bge

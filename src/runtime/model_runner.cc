@@ -61,10 +61,9 @@ Status ModelRunner::load(const std::string& dir, const EngineOptions& options, M
     // Every valid input fits in one batch.
     max_tokens_ = std::max<int64_t>(options.max_batch_tokens, config_.max_input_length());
     encoder_ws_ = encoder_->make_workspace(max_tokens_);
-    if (m3_heads_)
-        heads_ws_ = m3_heads_->make_workspace(max_tokens_);
-    else
-        heads_ws_.hidden.resize(static_cast<size_t>(max_tokens_ * config_.hidden_size));
+    if (m3_heads_) heads_ws_ = m3_heads_->make_workspace(max_tokens_);
+    // Every sequence has at least <s> and </s>.
+    heads_ws_.cls.reserve(static_cast<size_t>(max_tokens_ / 2 * config_.hidden_size));
 
     info_.dir = dir;
     info_.kind = model_kind_name(config_.kind);
@@ -141,8 +140,8 @@ StatusOr<std::vector<RerankScore>> ModelRunner::rerank(std::span<const TextPair>
     std::lock_guard lock(mutex_);
     for_each_batch(sequences, [&](const PackedBatch& batch, const std::vector<size_t>& members) {
         const Tensor hidden = encoder_->forward(batch, encoder_ws_);  // [n_tokens, hidden]
-        backend_->copy_to_host(hidden, heads_ws_.hidden.data());
-        const std::vector<float> logits = classifier_->logits(batch, heads_ws_.hidden.data());
+        copy_cls_rows(*backend_, batch, hidden, heads_ws_.cls);
+        const std::vector<float> logits = classifier_->logits(heads_ws_.cls.data(), batch.n_seqs());
         for (size_t k = 0; k < members.size(); ++k) {
             RerankScore& r = result[members[k]];
             r.n_tokens = batch.seq_length(static_cast<int32_t>(k));

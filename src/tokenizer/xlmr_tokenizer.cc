@@ -10,11 +10,10 @@
 #include <sentencepiece_processor.h>
 
 #include <algorithm>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <utility>
 
+#include "io/mapped_file.h"
 #include "tokenizer/precompiled_charsmap.h"
 #include "tokenizer/spm_model_proto.h"
 #include "tokenizer/unigram.h"
@@ -42,15 +41,6 @@ size_t trimmed_length(std::string_view text) {
         end = start;
     }
     return end;
-}
-
-StatusOr<std::string> read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return not_found(path + ": cannot open the SentencePiece model");
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
-    if (in.bad()) return data_loss(path + ": read error");
-    return std::move(bytes).str();
 }
 
 }  // namespace
@@ -120,7 +110,8 @@ XlmrTokenizer::XlmrTokenizer() = default;
 XlmrTokenizer::~XlmrTokenizer() = default;
 
 StatusOr<std::unique_ptr<XlmrTokenizer>> XlmrTokenizer::load(const std::string& spm_path) {
-    BGE_ASSIGN_OR_RETURN(const std::string bytes, read_file(spm_path));
+    BGE_ASSIGN_OR_RETURN(std::shared_ptr<const io::MappedFile> file, io::MappedFile::open(spm_path));
+    const std::string_view bytes(reinterpret_cast<const char*>(file->data()), file->size());
     sentencepiece::SentencePieceProcessor spm;
     const sentencepiece::util::Status loaded = spm.LoadFromSerializedProto(bytes);
     if (!loaded.ok()) {
