@@ -69,9 +69,8 @@ int run_bench(const CommonOptions& options, const BenchOptions& b) {
     if (*kind == "embedder") {
         return bench<Embedder>(options, b, [&](Embedder& e, int length) {
             const std::vector<std::string> texts(b.batch, text);
-            EmbedOptions outputs{.dense = true, .sparse = true, .colbert = true, .max_length = length};
-            outputs.sparse = e.info().has_sparse;
-            outputs.colbert = e.info().has_colbert;
+            const EmbedOptions outputs{
+                .dense = true, .sparse = e.info().has_sparse, .colbert = e.info().has_colbert, .max_length = length};
             return e.embed(texts, outputs).status();
         });
     }
