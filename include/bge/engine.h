@@ -36,6 +36,7 @@ struct ModelInfo {
     std::string weights_dtype;  // dtype of the stored encoder weights: F32 | F16 | BF16
     std::string compute_dtype;  // what the backend computes in
     std::string backend;
+    std::string cpu_isa;             // cpu backend: instruction sets chosen at run time, e.g. "oneDNN avx2, loops x86-64-v3"
     std::vector<std::string> files;  // every file read, in load order
     bool has_sparse = false;         // sparse_linear.pt present (embedder)
     bool has_colbert = false;        // colbert_linear.pt present (embedder)

@@ -28,6 +28,7 @@ int print_info(const CommonOptions& options) {
         {"weights_dtype", i.weights_dtype},
         {"compute_dtype", i.compute_dtype},
         {"backend", i.backend},
+        {"cpu_isa", i.cpu_isa},
         {"files", i.files},
         {"load_seconds", seconds},
     };

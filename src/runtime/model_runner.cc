@@ -77,6 +77,7 @@ Status ModelRunner::load(const std::string& dir, const EngineOptions& options, M
     info_.weights_dtype = dtype_name(stored);
     info_.compute_dtype = dtype_name(backend_->activation_dtype());
     info_.backend = backend_->name();
+    info_.cpu_isa = cpu_isa_in_use();
     info_.has_sparse = m3_heads_ && m3_heads_->has_sparse();
     info_.has_colbert = m3_heads_ && m3_heads_->has_colbert();
     info_.colbert_dim = m3_heads_ ? m3_heads_->colbert_dim() : 0;

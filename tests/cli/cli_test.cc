@@ -2,8 +2,10 @@
 // exact output contract, and one-line errors with exit code 1 for bad input.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 
 #include "cli_run.h"
@@ -138,6 +140,25 @@ TEST(Cli, InfoDescribesTheModel) {
     EXPECT_EQ(info["architecture"], "XLMRobertaModel");
     EXPECT_EQ(info["weights_dtype"], "F32");
     EXPECT_EQ(info["outputs"], json({"dense", "sparse", "colbert"}));
+    EXPECT_EQ(info["backend"], "cpu");
+    const std::string isa = info["cpu_isa"];
+    EXPECT_TRUE(std::regex_match(isa, std::regex("oneDNN [a-z0-9_]+, loops x86-64(-v3|-v4)?"))) << isa;
+}
+
+// cpu_isa reports the instruction set oneDNN runs with, which ONEDNN_MAX_CPU_ISA lowers at run time.
+TEST(Cli, InfoReportsTheIsaChosenAtRunTime) {
+    const char* before = std::getenv("ONEDNN_MAX_CPU_ISA");
+    const std::string saved = before ? before : "";
+    setenv("ONEDNN_MAX_CPU_ISA", "SSE41", 1);
+    const auto r = run_bge("info " + kM3, "");
+    if (before) {
+        setenv("ONEDNN_MAX_CPU_ISA", saved.c_str(), 1);
+    } else {
+        unsetenv("ONEDNN_MAX_CPU_ISA");
+    }
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string isa = json::parse(r.out)["cpu_isa"];
+    EXPECT_EQ(isa.rfind("oneDNN sse41, loops ", 0), 0u) << isa;
 }
 
 TEST(Cli, EmptyInputGivesEmptyOutput) {

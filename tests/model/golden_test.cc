@@ -121,6 +121,37 @@ TEST_P(EmbedderGolden, BatchInvariance) {
     }
 }
 
+// The thread count (1, 2, 16 on any core count) changes only rounding: oneDNN's GEMMs may split their reduction
+// by thread count (its AVX2 kernels do), so results agree within 1e-5, not bitwise.
+TEST_P(EmbedderGolden, ThreadInvariance) {
+    const auto ref = read_reference(GetParam());
+    std::vector<std::string> texts;
+    for (const auto& e : ref["embed"]) texts.push_back(e["text"].get<std::string>());
+    std::vector<Embedding> first;
+    for (int n_threads : {1, 2, 16}) {
+        auto embedder = Embedder::open(kGolden + GetParam(), EngineOptions{.n_threads = n_threads});
+        ASSERT_TRUE(embedder.ok()) << embedder.status().to_string();
+        auto got = (*embedder)->embed(texts);
+        ASSERT_TRUE(got.ok()) << got.status().to_string();
+        if (first.empty()) {
+            first = std::move(*got);
+            continue;
+        }
+        for (size_t i = 0; i < texts.size(); ++i) {
+            const Embedding& a = first[i];
+            const Embedding& b = (*got)[i];
+            for (size_t k = 0; k < a.dense.size(); ++k) ASSERT_NEAR(a.dense[k], b.dense[k], 1e-5) << n_threads;
+            ASSERT_EQ(a.colbert.size(), b.colbert.size());
+            for (size_t k = 0; k < a.colbert.size(); ++k) ASSERT_NEAR(a.colbert[k], b.colbert[k], 1e-5) << n_threads;
+            ASSERT_EQ(a.sparse.size(), b.sparse.size()) << "text " << i << ", " << n_threads << " threads";
+            for (size_t k = 0; k < a.sparse.size(); ++k) {
+                ASSERT_EQ(a.sparse[k].token_id, b.sparse[k].token_id);
+                ASSERT_NEAR(a.sparse[k].weight, b.sparse[k].weight, 1e-5) << n_threads;
+            }
+        }
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, EmbedderGolden, ::testing::Values("m3", "m3-bin", "m3-f16-sharded"));
 
 class RerankerGolden : public ::testing::TestWithParam<std::string> {};

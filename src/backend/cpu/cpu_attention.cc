@@ -30,7 +30,7 @@ int64_t query_blocks(int64_t len) {
 
 void sgemm_or_die(char transb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-    // Row-major C = alpha * A · op(B) + beta * C; called inside an OpenMP region, so it runs single-threaded.
+    // Row-major C = alpha * A · op(B) + beta * C, on the calling thread alone (see the parallel region in run()).
     const dnnl_status_t status = dnnl_sgemm('N', transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     if (status != dnnl_success) {
         std::fprintf(stderr, "bge cpu backend: attention sgemm failed (status %d)\n", static_cast<int>(status));
@@ -99,6 +99,9 @@ void AttentionRunner::run(const Tensor& qkv, std::span<const int32_t> cu_seqlens
     auto* dst = static_cast<float*>(out.data);
 #pragma omp parallel num_threads(n_workers)
     {
+        // dnnl_sgemm threads itself unless omp_in_parallel(), which is false in a team of one; its AVX2 kernels
+        // then split the reduction by thread count. One thread per sgemm keeps every item's sums in one order.
+        omp_set_num_threads(1);
         auto* scores = static_cast<float*>(scratch_[omp_get_thread_num()].data());  // F32 [rows, key chunk]
 #pragma omp for schedule(dynamic, 1)
         for (int64_t item = 0; item < n_items; ++item) {

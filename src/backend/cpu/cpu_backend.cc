@@ -76,7 +76,32 @@ class CpuBackend final : public Backend {
     cpu::AttentionRunner attention_;
 };
 
+const char* onednn_isa_name(dnnl_cpu_isa_t isa) {
+    switch (isa) {
+        case dnnl_cpu_isa_sse41: return "sse41";
+        case dnnl_cpu_isa_avx: return "avx";
+        case dnnl_cpu_isa_avx2: return "avx2";
+        case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+        case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
+        case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
+        case dnnl_cpu_isa_avx512_core: return "avx512_core";
+        case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+        case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+        case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+        default: return "baseline";
+    }
+}
+
 }  // namespace
+
+std::string cpu_isa_in_use() {
+    // The same test as the target_clones dispatch of cpu_softmax.cc (x86-64-v4 needs AVX-512 F/BW/DQ/VL/CD).
+    __builtin_cpu_init();
+    const char* loops = __builtin_cpu_supports("x86-64-v4")   ? "x86-64-v4"
+                        : __builtin_cpu_supports("x86-64-v3") ? "x86-64-v3"
+                                                              : "x86-64";
+    return std::string("oneDNN ") + onednn_isa_name(dnnl_get_effective_cpu_isa()) + ", loops " + loops;
+}
 
 std::unique_ptr<Backend> make_cpu_backend(int n_threads) {
     try {
