@@ -325,32 +325,30 @@ Status HubClient::fetch_file(const std::string& commit, const TreeEntry& entry, 
     if (head_commit.empty()) {
         return data_loss(head.url + ": no X-Repo-Commit header; is HF_ENDPOINT=" + env_.endpoint + " a hub?");
     }
-    std::string linked = meta.header("x-linked-etag");
-    const std::string etag = normalize_etag(linked.empty() ? meta.header("etag") : linked);
-    if (etag != entry.etag()) {
-        return data_loss(head.url + ": ETag '" + etag + "' differs from the file list's '" + entry.etag() + "'");
-    }
-    const std::string size_text = meta.header("x-linked-size").empty() && !redirected
-                                      ? meta.header("content-length")
-                                      : meta.header("x-linked-size");
-    const int64_t size = size_text.empty() ? entry.content_size() : parse_int(size_text);
-    if (size != entry.content_size()) {
-        return data_loss(head.url + ": size " + size_text + " differs from the file list's " +
-                         std::to_string(entry.content_size()));
-    }
+    // As huggingface_hub: the blob is named by X-Linked-Etag (LFS: the sha256) or ETag, sized by X-Linked-Size
+    // or, unredirected, Content-Length.
+    const std::string linked = meta.header("x-linked-etag");
+    Blob b;
+    b.etag = normalize_etag(linked.empty() ? meta.header("etag") : linked);
+    if (!is_hex_name(b.etag)) return data_loss(head.url + ": ETag '" + b.etag + "' is not a hex digest");
+    b.lfs = !linked.empty() && b.etag.size() == 64;
+    const std::string size_text = redirected ? meta.header("x-linked-size") : meta.header("content-length");
+    b.size = size_text.empty() ? entry.content_size() : parse_int(size_text);
+    if (b.size < 0) return data_loss(head.url + ": size '" + size_text + "' is not a number");
     const std::string url = redirected ? meta.redirect_url : head.url;
-
+    const std::string etag = b.etag;
     BGE_ASSIGN_OR_RETURN(FileLock lock, FileLock::acquire(cache_.lock_path(etag), entry.path, quiet_));
-    if (::stat(blob.c_str(), &st) != 0) {  // another process may have finished it while we waited
+    if (::stat(cache_.blob_path(etag).c_str(), &st) != 0) {  // another process may have finished it meanwhile
         BGE_RETURN_IF_ERROR(make_dirs(cache_.dir() + "/blobs"));
         cache_.write_cachedir_tag();
-        BGE_RETURN_IF_ERROR(download_blob(url, entry, size));
+        BGE_RETURN_IF_ERROR(download_blob(url, entry.path, b));
     }
     return cache_.link_pointer(commit, entry.path, etag);
 }
 
-Status HubClient::download_blob(const std::string& url, const TreeEntry& entry, int64_t size) {
-    const std::string blob = cache_.blob_path(entry.etag());
+Status HubClient::download_blob(const std::string& url, const std::string& name, const Blob& b) {
+    const int64_t size = b.size;
+    const std::string blob = cache_.blob_path(b.etag);
     const std::string incomplete = blob + ".incomplete";
     const int fd = ::open(incomplete.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (fd < 0) return internal_error("cannot create " + incomplete + ": " + std::strerror(errno));
@@ -367,22 +365,22 @@ Status HubClient::download_blob(const std::string& url, const TreeEntry& entry, 
     if (::fstatvfs(fd, &vfs) == 0) {
         const auto avail = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize);
         if (avail < size - have) {
-            return resource_exhausted("not enough disk space for " + entry.path + ": " + human_bytes(size - have) +
+            return resource_exhausted("not enough disk space for " + name + ": " + human_bytes(size - have) +
                                       " needed, " + human_bytes(avail) + " free in " + cache_.dir() + "/blobs");
         }
     }
-    const bool lfs = !entry.lfs_sha256.empty();
+    const bool lfs = b.lfs;
     Sha256 sha = lfs ? sha256_new() : nullptr;
     if (lfs && !sha) return internal_error("OpenSSL: cannot start a sha256");
     if (lfs) BGE_RETURN_IF_ERROR(hash_file_prefix(fd, have, sha.get(), incomplete));
     if (have > 0 && !quiet_) {
-        std::fprintf(stderr, "bge: resuming %s at %s of %s\n", entry.path.c_str(), human_bytes(have).c_str(),
+        std::fprintf(stderr, "bge: resuming %s at %s of %s\n", name.c_str(), human_bytes(have).c_str(),
                      human_bytes(size).c_str());
     }
 
     int write_errno = 0;
     bool body_seen = false;  // in this transfer
-    ProgressLine line(entry.path, size, quiet_);
+    ProgressLine line(name, size, quiet_);
     const BodySink sink = [&](long status, std::string_view chunk) {
         if (status == 200 && have > 0 && !body_seen) {  // the server ignored the Range: start over
             if (::ftruncate(fd, 0) != 0) return write_errno = errno, false;
@@ -417,7 +415,7 @@ Status HubClient::download_blob(const std::string& url, const TreeEntry& entry, 
         }
         if (write_errno == EFBIG) {
             ::unlink(incomplete.c_str());
-            return data_loss(entry.path + ": the server sent more than the " + std::to_string(size) + " bytes listed");
+            return data_loss(name + ": the server sent more than the " + std::to_string(size) + " bytes listed");
         }
         if (write_errno) return internal_error("cannot write " + incomplete + ": " + std::strerror(write_errno));
         if (r.ok() && r->status == 416) {  // our partial file does not fit the server's: start over
@@ -425,33 +423,33 @@ Status HubClient::download_blob(const std::string& url, const TreeEntry& entry, 
             if (lfs) sha = sha256_new();
             continue;
         }
-        if (r.ok() && r->status != 200 && r->status != 206) return http_error(*r, entry.path);
+        if (r.ok() && r->status != 200 && r->status != 206) return http_error(*r, name);
         if (!r.ok() && error != TransferError::kInterrupted) return r.status();
         if (!r.ok()) last_error = r.status().message();
         if (have < size && !quiet_) {
-            std::fprintf(stderr, "bge: %s: the download stopped at %s of %s%s\n", entry.path.c_str(),
+            std::fprintf(stderr, "bge: %s: the download stopped at %s of %s%s\n", name.c_str(),
                          human_bytes(have).c_str(), human_bytes(size).c_str(),
                          attempt + 1 < kMaxAttempts ? "; resuming" : "");
         }
     }
     if (have < size) {
-        return internal_error("the download of " + entry.path + " stopped at " + std::to_string(have) + " of " +
+        return internal_error("the download of " + name + " stopped at " + std::to_string(have) + " of " +
                               std::to_string(size) + " bytes (" + (last_error.empty() ? "short body" : last_error) +
                               "); run again to resume from " + incomplete);
     }
     if (lfs) {
         const std::string got = sha256_hex(sha.get());
-        if (got != entry.lfs_sha256) {
+        if (got != b.etag) {
             ::unlink(incomplete.c_str());
-            return data_loss("checksum mismatch for " + entry.path + " of " + repo_id_ + ": the hub names sha256 " +
-                             entry.lfs_sha256 + ", the download has " + got + "; the bad file was removed");
+            return data_loss("checksum mismatch for " + name + " of " + repo_id_ + ": the hub names sha256 " +
+                             b.etag + ", the download has " + got + "; the bad file was removed");
         }
     }
     if (::fsync(fd) != 0) return internal_error("cannot flush " + incomplete + ": " + std::strerror(errno));
     if (::rename(incomplete.c_str(), blob.c_str()) != 0) {
         return internal_error("cannot rename " + incomplete + " into place: " + std::strerror(errno));
     }
-    if (!quiet_) std::fprintf(stderr, "bge: fetched %s (%s)\n", entry.path.c_str(), human_bytes(size).c_str());
+    if (!quiet_) std::fprintf(stderr, "bge: fetched %s (%s)\n", name.c_str(), human_bytes(size).c_str());
     return ok_status();
 }
 

@@ -40,7 +40,13 @@ class HubClient {
     StatusOr<HttpResponse> request(HttpRequest request, bool stop_off_hub, const BodySink* sink = nullptr,
                                    const ProgressFn* progress = nullptr, TransferError* error = nullptr);
     StatusOr<HttpResponse> get_api(const std::string& url, const std::string& what);
-    Status download_blob(const std::string& url, const TreeEntry& entry, int64_t size);
+    struct Blob {
+        std::string etag;  // its name in blobs/
+        int64_t size = 0;
+        bool lfs = false;  // the etag is the content's sha256
+    };
+    // blobs/<etag>.incomplete, resumed, checked, renamed to blobs/<etag>; `name` is the repo path, for messages.
+    Status download_blob(const std::string& url, const std::string& name, const Blob& blob);
     Status http_error(const HttpResponse& response, const std::string& what) const;
     std::string token_hint() const;
 
