@@ -92,7 +92,8 @@ int main(int argc, char** argv) {
     bench->add_option("--warmup", bench_options.warmup, "untimed calls first")->check(CLI::NonNegativeNumber);
 
     DownloadOptions download_options;
-    auto* download = app.add_subcommand("download", "fetches a hub repo into the Hugging Face cache; prints its folder");
+    auto* download =
+        app.add_subcommand("download", "fetches a hub repo into the Hugging Face cache; prints its folder");
     download->add_option("repo", download_options.repo, "owner/name[@revision]")->required();
     download->add_option("--include", download_options.include, "only repo files matching these patterns");
     download->add_flag("--quiet", download_options.quiet, "no progress lines on stderr");

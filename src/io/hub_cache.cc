@@ -157,7 +157,8 @@ std::optional<std::vector<TreeEntry>> RepoCache::read_tree(const std::string& co
             if (lfs_size == info.end() || !lfs_size->is_number_integer()) return std::nullopt;
             e.lfs_size = lfs_size->get<int64_t>();
         }
-        if (auto xet = info.find("xet_hash"); xet != info.end() && xet->is_string()) e.xet_hash = xet->get<std::string>();
+        if (auto xet = info.find("xet_hash"); xet != info.end() && xet->is_string())
+            e.xet_hash = xet->get<std::string>();
         entries.push_back(std::move(e));
     }
     return entries;

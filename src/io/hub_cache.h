@@ -13,11 +13,11 @@ namespace bge::io {
 // One file of a commit's listing (the hub's /api/models/<repo>/tree/<commit>?recursive=true).
 struct TreeEntry {
     std::string path;
-    int64_t size = 0;          // bytes in git (the LFS pointer's size for LFS files)
-    std::string blob_id;       // git blob sha1
-    std::string lfs_sha256;    // LFS files: the content's sha256, else empty
-    int64_t lfs_size = 0;      // LFS files: the content's size
-    std::string xet_hash;      // empty unless the hub gave one
+    int64_t size = 0;        // bytes in git (the LFS pointer's size for LFS files)
+    std::string blob_id;     // git blob sha1
+    std::string lfs_sha256;  // LFS files: the content's sha256, else empty
+    int64_t lfs_size = 0;    // LFS files: the content's size
+    std::string xet_hash;    // empty unless the hub gave one
     // The name of the file's blob: what huggingface_hub takes from X-Linked-Etag (LFS) or ETag.
     const std::string& etag() const { return lfs_sha256.empty() ? blob_id : lfs_sha256; }
     int64_t content_size() const { return lfs_sha256.empty() ? size : lfs_size; }

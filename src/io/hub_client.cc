@@ -18,8 +18,8 @@ namespace bge::io {
 namespace {
 
 constexpr int kMaxRedirects = 10;
-constexpr int kMaxAttempts = 3;         // a dropped connection is resumed this many times in one run
-constexpr int kMaxTreePages = 1000;     // the hub pages 1000 entries: a million files
+constexpr int kMaxAttempts = 3;     // a dropped connection is resumed this many times in one run
+constexpr int kMaxTreePages = 100;  // the hub pages 1000 entries: 100k files, far more than a model has
 constexpr int64_t kProgressMinBytes = 1 << 20;
 
 struct MdCtxDeleter {
@@ -83,7 +83,7 @@ bool is_safe_repo_path(const std::string& p) {
     while (true) {
         const size_t slash = p.find('/', start);
         const std::string seg = p.substr(start, slash - start);
-        if (seg.empty() || seg == "." || seg == ".." || seg.ends_with(".incomplete")) return false;
+        if (seg.empty() || seg == "." || seg == "..") return false;
         if (slash == std::string::npos) return true;
         start = slash + 1;
     }
@@ -185,8 +185,8 @@ Status HubClient::http_error(const HttpResponse& r, const std::string& what) con
     const std::string where = repo_id_ + " at " + env_.endpoint;
     const std::string http = " (HTTP " + std::to_string(r.status) + ")";
     if (code == "GatedRepo") {
-        return failed_precondition(repo_id_ + " is gated" + http + ": accept its conditions at " + env_.endpoint +
-                                   "/" + repo_id_ + ", then " + token_hint());
+        return failed_precondition(repo_id_ + " is gated" + http + ": accept its conditions at " + env_.endpoint + "/" +
+                                   repo_id_ + ", then " + token_hint());
     }
     if (code == "RevisionNotFound") return not_found(what + " not found in " + where + http);
     if (code == "EntryNotFound") return not_found(what + " not found in " + where + http);
@@ -218,10 +218,11 @@ StatusOr<HttpResponse> HubClient::request(HttpRequest req, bool stop_off_hub, co
         }
         if (!result.status.ok()) return result.status;
         HttpResponse& r = result.response;
-        const bool redirect = r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 ||
-                              r.status == 308;
+        const bool redirect =
+            r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 || r.status == 308;
         if (!redirect) return std::move(r);
-        if (r.redirect_url.empty()) return internal_error(req.url + ": HTTP " + std::to_string(r.status) + " without a Location");
+        if (r.redirect_url.empty())
+            return internal_error(req.url + ": HTTP " + std::to_string(r.status) + " without a Location");
         if (stop_off_hub && url_origin(r.redirect_url) != hub_origin_) return std::move(r);
         req.url = r.redirect_url;
     }
@@ -253,7 +254,8 @@ StatusOr<std::vector<TreeEntry>> HubClient::list_files(const std::string& commit
                       "?recursive=true&expand=false";
     std::vector<TreeEntry> entries;
     for (int page = 0; !url.empty(); ++page) {
-        if (page == kMaxTreePages) return out_of_range(repo_id_ + ": more than " + std::to_string(kMaxTreePages) + " pages of files");
+        if (page == kMaxTreePages)
+            return out_of_range(repo_id_ + ": more than " + std::to_string(kMaxTreePages) + " pages of files");
         BGE_ASSIGN_OR_RETURN(HttpResponse r, get_api(url, "the file list"));
         const nlohmann::json j = nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
         if (!j.is_array()) return data_loss(url + ": the file list is not a JSON array");
@@ -316,8 +318,8 @@ Status HubClient::fetch_file(const std::string& commit, const TreeEntry& entry, 
     // Metadata: HEAD on resolve, the hub's own redirects followed, a redirect elsewhere (the CDN) kept.
     HttpRequest head;
     head.method = "HEAD";
-    head.url = env_.endpoint + "/" + repo_id_ + "/resolve/" + url_quote(commit, false) + "/" +
-               url_quote(entry.path, true);
+    head.url =
+        env_.endpoint + "/" + repo_id_ + "/resolve/" + url_quote(commit, false) + "/" + url_quote(entry.path, true);
     BGE_ASSIGN_OR_RETURN(HttpResponse meta, request(head, /*stop_off_hub=*/true));
     const bool redirected = meta.status >= 300 && meta.status < 400;
     if (meta.status != 200 && !redirected) return http_error(meta, entry.path);
@@ -441,8 +443,8 @@ Status HubClient::download_blob(const std::string& url, const std::string& name,
         const std::string got = sha256_hex(sha.get());
         if (got != b.etag) {
             ::unlink(incomplete.c_str());
-            return data_loss("checksum mismatch for " + name + " of " + repo_id_ + ": the hub names sha256 " +
-                             b.etag + ", the download has " + got + "; the bad file was removed");
+            return data_loss("checksum mismatch for " + name + " of " + repo_id_ + ": the hub names sha256 " + b.etag +
+                             ", the download has " + got + "; the bad file was removed");
         }
     }
     if (::fsync(fd) != 0) return internal_error("cannot flush " + incomplete + ": " + std::strerror(errno));

@@ -8,9 +8,9 @@
 namespace bge::io {
 
 struct HubEnv {
-    std::string cache_dir;  // HF_HUB_CACHE | HUGGINGFACE_HUB_CACHE | $HF_HOME/hub
-    std::string endpoint;   // HF_ENDPOINT without a trailing '/', default https://huggingface.co
-    std::string token;      // HF_TOKEN | HUGGING_FACE_HUB_TOKEN | the token file; empty: none
+    std::string cache_dir;     // HF_HUB_CACHE | HUGGINGFACE_HUB_CACHE | $HF_HOME/hub
+    std::string endpoint;      // HF_ENDPOINT without a trailing '/', default https://huggingface.co
+    std::string token;         // HF_TOKEN | HUGGING_FACE_HUB_TOKEN | the token file; empty: none
     std::string token_source;  // "HF_TOKEN", the token file's path, or empty
     bool offline = false;      // HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is 1/ON/YES/TRUE
 };

@@ -49,7 +49,6 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
     const size_t bytes = size * n;
     long status = 0;
     curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
-    t->response->body_bytes += static_cast<int64_t>(bytes);
     // Only a 200/206 body is content; an error page or a redirect body is kept (bounded) for the message.
     if (t->sink && (status == 200 || status == 206)) {
         if (!(*t->sink)(status, std::string_view(data, bytes))) {
@@ -112,8 +111,7 @@ std::string HttpResponse::header(const std::string& lower_name) const {
     return it == headers.end() ? std::string() : it->second;
 }
 
-HttpResult http_request(const HttpRequest& request, const BodySink* sink, const ProgressFn* progress,
-                        size_t max_body) {
+HttpResult http_request(const HttpRequest& request, const BodySink* sink, const ProgressFn* progress, size_t max_body) {
     global_init();
     HttpResult result;
     std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());

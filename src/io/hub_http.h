@@ -13,7 +13,7 @@
 namespace bge::io {
 
 struct HttpRequest {
-    std::string method = "GET";        // GET | HEAD
+    std::string method = "GET";  // GET | HEAD
     std::string url;
     std::vector<std::string> headers;  // "Name: value"
     int64_t range_from = 0;            // > 0: "Range: bytes=<range_from>-"
@@ -23,8 +23,7 @@ struct HttpResponse {
     long status = 0;
     std::map<std::string, std::string> headers;  // names lower-cased; the last value of a repeated header
     std::string redirect_url;                    // absolute Location of a 3xx, resolved against the request URL
-    std::string body;                            // when no sink was given
-    int64_t body_bytes = 0;                      // bytes received
+    std::string body;                            // when no sink took it
     std::string header(const std::string& lower_name) const;
 };
 
@@ -50,8 +49,8 @@ struct HttpResult {
 
 // Performs `request`; the body goes to `sink` (or into response.body, at most `max_body` bytes; more is an error).
 // Connect timeout 30 s; a transfer slower than 1 byte/s for 60 s counts as interrupted.
-HttpResult http_request(const HttpRequest& request, const BodySink* sink = nullptr, const ProgressFn* progress = nullptr,
-                        size_t max_body = size_t{32} << 20);
+HttpResult http_request(const HttpRequest& request, const BodySink* sink = nullptr,
+                        const ProgressFn* progress = nullptr, size_t max_body = size_t{32} << 20);
 
 // "scheme://host:port" of a URL, host lower-cased and the scheme's default port made explicit; "" if unparsable.
 std::string url_origin(const std::string& url);

@@ -246,7 +246,7 @@ def golden_repos(golden: Path) -> dict:
         return {p.name: p.read_bytes() for p in sorted((golden / name).iterdir()) if p.name not in skip}
 
     extra = {"README.md": b"# test model\n", "reference.json": (golden / "m3" / "reference.json").read_bytes(),
-             "onnx/model.onnx": b"\0" * 4096, "modules.json": json.dumps(
+             "onnx/model.onnx": b"\0" * (2 << 20), "modules.json": json.dumps(
                  [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
                   {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
              ).encode(), "1_Pooling/config.json": b'{"word_embedding_dimension": 32, "pooling_mode_cls_token": true}'}

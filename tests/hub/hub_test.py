@@ -279,6 +279,14 @@ class HubTest(unittest.TestCase):
         self.hub.huge = {"test-org/huge"}
         self.assertIn("not enough disk space for model.safetensors", self.fails("download", "test-org/huge", "--quiet"))
 
+    def test_progress_on_stderr_unless_quiet(self):
+        self.hub.slow = 0.03  # 2 MiB in 64 KiB chunks: about a second
+        r = self.ok("download", "test-org/m3", "--include", "onnx/")
+        self.assertRegex(r.stderr, r"bge: onnx/model.onnx [0-9.]+ [KM]iB / 2.0 MiB \([0-9]+%\)\n")
+        self.assertIn("bge: fetched onnx/model.onnx (2.0 MiB)", r.stderr)
+        self.assertEqual(self.ok("download", "test-org/m3", "--include", "onnx/", "--quiet",
+                                 HF_HUB_CACHE=str(self.tmp / "cache2")).stderr, "")
+
     def test_include_and_commit_revision(self):
         r = self.ok("download", "test-org/m3@" + self.m3.commit, "--include", "*.json", "--quiet")
         self.assertEqual(r.stdout.strip(), str(self.snapshot()))

@@ -27,8 +27,8 @@ TEST(HubSpec, RepoIdsAndRevisions) {
     ASSERT_TRUE(s.ok());
     EXPECT_EQ(s->revision, "refs/pr/1");
     // Names the hub refuses, and revisions that would escape refs/.
-    for (const char* bad : {"bge-m3", "a--b/c", "-a/b", "a/b.", "a/b/c", "a/b@", "a/b@../x", "a/b@x//y", "a/b c",
-                            "a/b@x y", "a/b@/x"}) {
+    for (const char* bad :
+         {"bge-m3", "a--b/c", "-a/b", "a/b.", "a/b/c", "a/b@", "a/b@../x", "a/b@x//y", "a/b c", "a/b@x y", "a/b@/x"}) {
         auto r = parse_model_spec(bad);
         ASSERT_FALSE(r.ok()) << bad;
         EXPECT_EQ(r.status().code(), StatusCode::kNotFound) << bad;
@@ -59,9 +59,9 @@ TEST(HubSpec, FoldersStayLocal) {
 class ScopedEnv {
  public:
     explicit ScopedEnv(std::initializer_list<std::pair<const char*, const char*>> vars) {
-        for (const char* name : {"HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_ENDPOINT", "HF_TOKEN",
-                                 "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
-                                 "XDG_CACHE_HOME", "HOME"}) {
+        for (const char* name :
+             {"HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_ENDPOINT", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN",
+              "HF_TOKEN_PATH", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "XDG_CACHE_HOME", "HOME"}) {
             const char* old = std::getenv(name);
             saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
             unsetenv(name);
@@ -94,8 +94,12 @@ TEST(HubEnv, DefaultsAsHuggingfaceHub) {
 
 TEST(HubEnv, VariablesAndPrecedence) {
     {
-        ScopedEnv env({{"HOME", "/h"}, {"XDG_CACHE_HOME", "/xdg"}, {"HF_ENDPOINT", "http://mirror:8080//"},
-                       {"HF_HUB_OFFLINE", "yes"}, {"HF_TOKEN", " hf_abc\n"}, {"HUGGING_FACE_HUB_TOKEN", "hf_old"}});
+        ScopedEnv env({{"HOME", "/h"},
+                       {"XDG_CACHE_HOME", "/xdg"},
+                       {"HF_ENDPOINT", "http://mirror:8080//"},
+                       {"HF_HUB_OFFLINE", "yes"},
+                       {"HF_TOKEN", " hf_abc\n"},
+                       {"HUGGING_FACE_HUB_TOKEN", "hf_old"}});
         auto e = hub_env_from_environment();
         ASSERT_TRUE(e.ok());
         EXPECT_EQ(e->cache_dir, "/xdg/huggingface/hub");
@@ -105,8 +109,11 @@ TEST(HubEnv, VariablesAndPrecedence) {
         EXPECT_EQ(e->token_source, "HF_TOKEN");
     }
     {
-        ScopedEnv env({{"HOME", "/h"}, {"HF_HOME", "~/hf"}, {"HUGGINGFACE_HUB_CACHE", "/legacy"},
-                       {"HF_HUB_OFFLINE", "0"}, {"TRANSFORMERS_OFFLINE", "1"}});
+        ScopedEnv env({{"HOME", "/h"},
+                       {"HF_HOME", "~/hf"},
+                       {"HUGGINGFACE_HUB_CACHE", "/legacy"},
+                       {"HF_HUB_OFFLINE", "0"},
+                       {"TRANSFORMERS_OFFLINE", "1"}});
         auto e = hub_env_from_environment();
         ASSERT_TRUE(e.ok());
         EXPECT_EQ(e->cache_dir, "/legacy");
@@ -213,9 +220,9 @@ struct FakeRepo {
 TEST(HubSelect, EngineFilesOnly) {
     FakeRepo repo;
     repo.add("config.json", R"({"model_type": "xlm-roberta"})");
-    for (const char* f : {"tokenizer.json", "sentencepiece.bpe.model", "sparse_linear.pt", "colbert_linear.pt",
-                          "1_Pooling/config.json", "model.safetensors", "pytorch_model.bin", "README.md",
-                          "onnx/model.onnx"}) {
+    for (const char* f :
+         {"tokenizer.json", "sentencepiece.bpe.model", "sparse_linear.pt", "colbert_linear.pt", "1_Pooling/config.json",
+          "model.safetensors", "pytorch_model.bin", "README.md", "onnx/model.onnx"}) {
         repo.add(f);
     }
     auto picked = repo.select();
