@@ -42,7 +42,8 @@ struct DownloadOptions {
 };
 int run_download(const DownloadOptions& options);
 
-// Replaces a hub repo id in `model` by its snapshot folder (downloading what is missing); a folder stays.
+// Replaces a hub repo id in `model` by its snapshot folder (downloading what is missing); a folder or "" stays.
+// main() calls it for --model; an option naming a second model (--reranker) needs the same call.
 Status resolve_model_option(std::string& model, bool quiet);
 
 // Prints "bge: <message>" on stderr and returns 1.

@@ -5,6 +5,7 @@
 namespace bge::cli {
 
 Status resolve_model_option(std::string& model, bool quiet) {
+    if (model.empty()) return ok_status();  // a subcommand without --model
     HubOptions options;
     options.quiet = quiet;
     BGE_ASSIGN_OR_RETURN(model, resolve_model(model, options));
