@@ -213,8 +213,7 @@ StatusOr<HttpResponse> HubClient::request(HttpRequest req, bool stop_off_hub, co
         if (error) *error = result.error;
         if (result.error == TransferError::kConnect) {
             unreachable_ = true;
-            return internal_error("cannot reach the hub at " + env_.endpoint + " (" + result.status.message() +
-                                  "); HF_HUB_OFFLINE=1 uses the cache only");
+            return internal_error("cannot reach the hub at " + env_.endpoint + " (" + result.status.message() + ")");
         }
         if (!result.status.ok()) return result.status;
         HttpResponse& r = result.response;
@@ -381,6 +380,7 @@ Status HubClient::download_blob(const std::string& url, const std::string& name,
     }
 
     int write_errno = 0;
+    bool too_long = false;   // the server sent more than `size`
     bool body_seen = false;  // in this transfer
     ProgressLine line(name, size, quiet_);
     const BodySink sink = [&](long status, std::string_view chunk) {
@@ -390,7 +390,7 @@ Status HubClient::download_blob(const std::string& url, const std::string& name,
             if (lfs) sha = sha256_new();
         }
         body_seen = true;
-        if (have + static_cast<int64_t>(chunk.size()) > size) return write_errno = EFBIG, false;
+        if (have + static_cast<int64_t>(chunk.size()) > size) return too_long = true, false;
         while (!chunk.empty()) {
             const ssize_t n = ::pwrite(fd, chunk.data(), chunk.size(), have);
             if (n < 0 && errno == EINTR) continue;
@@ -415,7 +415,7 @@ Status HubClient::download_blob(const std::string& url, const std::string& name,
             return resource_exhausted("disk full writing " + incomplete + " (" + human_bytes(have) + " of " +
                                       human_bytes(size) + "); free some space and run again to resume");
         }
-        if (write_errno == EFBIG) {
+        if (too_long) {
             ::unlink(incomplete.c_str());
             return data_loss(name + ": the server sent more than the " + std::to_string(size) + " bytes listed");
         }

@@ -11,7 +11,7 @@ redirects LFS files to, named by another host name ("localhost") and port, like 
   GET  content host /lfs/<sha256>               the bytes, Range: bytes=N- answered with 206
 
 Errors as the hub sends them: 404 with X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound, 401 with
-GatedRepo for a gated repo without the right token. Switches on FakeHub: `cut` (the next N content responses
+GatedRepo for a gated repo without the right token; a renamed repo answers 307 to its new name. Switches on FakeHub: `cut` (the next N content responses
 stop halfway; `cut_only` limits that to one blob), `corrupt` (content bytes flipped), `slow` (seconds per 64 KiB chunk), `huge` (a repo's
 weights listed as 1 EiB). Every request is logged with its headers.
 """
@@ -75,6 +75,7 @@ class FakeHub:
         self.corrupt = False
         self.slow = 0.0
         self.huge = set()  # repo ids whose model.safetensors is listed as HUGE_SIZE bytes
+        self.renamed = {"test-org/old-m3": "test-org/m3"}
         self.hub = ThreadingHTTPServer(("127.0.0.1", 0), self._handler("hub"))
         self.content = ThreadingHTTPServer(("127.0.0.1", 0), self._handler("content"))
         self.hub.daemon_threads = self.content.daemon_threads = True
@@ -137,6 +138,9 @@ class FakeHub:
                 if server_name == "content":
                     return self._content()
                 url = urllib.parse.urlsplit(self.path)
+                for old, new in hub.renamed.items():  # a renamed repo: a relative 307, as the hub answers
+                    if f"/{old}/" in url.path:
+                        return self._send(307, b"", [("Location", self.path.replace(f"/{old}/", f"/{new}/"))])
                 parts = [urllib.parse.unquote(p) for p in url.path.split("/")[1:]]
                 if parts[:2] == ["api", "models"] and len(parts) >= 6:
                     return self._api(parts[2] + "/" + parts[3], parts[4], parts[5], urllib.parse.parse_qs(url.query))
@@ -227,10 +231,14 @@ class FakeHub:
                 if self.command == "HEAD":
                     return
                 send = body[:len(body) // 2] if cut else body
-                for i in range(0, len(send), 1 << 16):
-                    if hub.slow:
-                        threading.Event().wait(hub.slow)
-                    self.wfile.write(send[i:i + (1 << 16)])
+                try:
+                    for i in range(0, len(send), 1 << 16):
+                        if hub.slow:
+                            threading.Event().wait(hub.slow)
+                        self.wfile.write(send[i:i + (1 << 16)])
+                except ConnectionError:  # the client gave up (a test of failing writes)
+                    self.close_connection = True
+                    return
                 if cut:
                     self.wfile.flush()
                     self.close_connection = True

@@ -252,6 +252,35 @@ class HubTest(unittest.TestCase):
         self.assertEqual([p for p in (self.cache / "models--test-org--m3").rglob("*") if ".tmp" in p.name or
                           p.name.endswith(".incomplete")], [])
 
+    def test_concurrent_with_huggingface_hub(self):
+        # The same lock files: whoever takes a blob's lock first fetches it, the other links it.
+        self.hub.slow = 0.02
+        proc = subprocess.Popen([BGE, "download", "test-org/m3", "--quiet"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=self.env())
+        self.hf_download(self.cache)
+        out, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 0, err)
+        for f in M3_FILES:
+            self.assertEqual((self.snapshot() / f).read_bytes(), self.m3.files[f], f)
+            if f in self.m3.sha256 and self.m3.is_lfs(f):
+                self.assertEqual(len(self.content_gets(self.m3.sha256[f])), 1, f)
+
+    def test_disk_full_while_writing(self):
+        # blobs/<etag>.incomplete on /dev/full: every write fails with ENOSPC, like a full disk.
+        sha = self.m3.sha256["model.safetensors"]
+        blobs = self.cache / "models--test-org--m3" / "blobs"
+        blobs.mkdir(parents=True)
+        (blobs / (sha + ".incomplete")).symlink_to("/dev/full")
+        line = self.fails("download", "test-org/m3", "--quiet")
+        self.assertIn("disk full writing", line)
+        self.assertFalse((blobs / sha).exists())
+        self.assertFalse((self.snapshot() / "model.safetensors").exists())
+
+    def test_renamed_repo(self):
+        r = self.ok("download", "test-org/old-m3", "--quiet")
+        self.assertEqual(snapshot_files(Path(r.stdout.strip())), M3_FILES)
+        self.assertIn("models--test-org--old-m3", r.stdout)  # the name asked for, as huggingface_hub keeps it
+
     def test_token_goes_only_to_the_hub(self):
         line = self.fails("download", "test-org/reranker-gated")
         self.assertIn("gated", line)
