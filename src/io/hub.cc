@@ -68,7 +68,7 @@ StatusOr<std::string> cached_snapshot(const HubEnv& env, const ModelSpec& spec, 
     std::string commit = spec.revision;
     if (!is_commit(commit)) commit = cache.read_ref(spec.revision).value_or("");
     const std::string snapshot = cache.snapshot_dir(commit);
-    if (commit.empty() || !is_dir(snapshot)) {
+    if (!is_commit(commit) || !is_dir(snapshot)) {  // a ref holding anything else is no commit
         return not_found(why + " and " + spec_name(spec) + " is not in the cache " + env.cache_dir +
                          "; fetch it first with network access: bge download " + spec_name(spec));
     }
