@@ -42,6 +42,25 @@ std::string os_error(const std::string& what, const std::string& path) {
 
 }  // namespace
 
+bool is_hex_name(const std::string& s) {
+    return !s.empty() && s.size() <= 128 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+bool is_safe_repo_path(const std::string& p) {
+    if (p.empty() || p.size() > 4096 || p.front() == '/' || p.find('\\') != std::string::npos ||
+        p.find('\0') != std::string::npos) {
+        return false;
+    }
+    size_t start = 0;
+    while (true) {
+        const size_t slash = p.find('/', start);
+        const std::string seg = p.substr(start, slash - start);
+        if (seg.empty() || seg == "." || seg == "..") return false;
+        if (slash == std::string::npos) return true;
+        start = slash + 1;
+    }
+}
+
 Status make_dirs(const std::string& dir) {
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -147,6 +166,7 @@ std::optional<std::vector<TreeEntry>> RepoCache::read_tree(const std::string& co
         if (size == info.end() || !size->is_number_integer() || blob == info.end() || !blob->is_string()) {
             return std::nullopt;
         }
+        if (!is_safe_repo_path(path_in_repo)) return std::nullopt;
         TreeEntry e;
         e.path = path_in_repo;
         e.size = size->get<int64_t>();

@@ -55,7 +55,8 @@ class RepoCache {
     // Writes refs/<revision> = commit (temp file + rename), only when it changes.
     Status write_ref(const std::string& revision, const std::string& commit) const;
 
-    // trees/<commit>.json (huggingface_hub's _tree_cache format 1), or nullopt when absent or unreadable.
+    // trees/<commit>.json (huggingface_hub's _tree_cache format 1), or nullopt when absent, unreadable or
+    // naming an unsafe path or blob.
     std::optional<std::vector<TreeEntry>> read_tree(const std::string& commit) const;
     Status write_tree(const std::string& commit, const std::vector<TreeEntry>& entries) const;
 
@@ -70,6 +71,11 @@ class RepoCache {
     std::string folder_name_;  // models--owner--name
     std::string dir_;
 };
+
+// A blob or commit name becomes a file name: lower-case hex only.
+bool is_hex_name(const std::string& s);
+// A repo path becomes snapshots/<commit>/<path>: relative, no empty, '.' or '..' segments, no backslash.
+bool is_safe_repo_path(const std::string& p);
 
 // Creates `dir` and its parents; the error names it.
 Status make_dirs(const std::string& dir);

@@ -68,27 +68,6 @@ std::string normalize_etag(std::string etag) {
     return etag;
 }
 
-// A blob or commit name becomes a file name: hex only.
-bool is_hex_name(const std::string& s) {
-    return !s.empty() && s.size() <= 128 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
-
-// A repo path becomes snapshots/<commit>/<path>: relative, no '.'/'..'/empty segments.
-bool is_safe_repo_path(const std::string& p) {
-    if (p.empty() || p.size() > 4096 || p.front() == '/' || p.find('\\') != std::string::npos ||
-        p.find('\0') != std::string::npos) {
-        return false;
-    }
-    size_t start = 0;
-    while (true) {
-        const size_t slash = p.find('/', start);
-        const std::string seg = p.substr(start, slash - start);
-        if (seg.empty() || seg == "." || seg == "..") return false;
-        if (slash == std::string::npos) return true;
-        start = slash + 1;
-    }
-}
-
 // A non-negative decimal, or -1.
 int64_t parse_int(const std::string& s) {
     int64_t v = -1;
@@ -387,7 +366,7 @@ Status HubClient::download_blob(const std::string& url, const std::string& name,
         if (status == 200 && have > 0 && !body_seen) {  // the server ignored the Range: start over
             if (::ftruncate(fd, 0) != 0) return write_errno = errno, false;
             have = 0;
-            if (lfs) sha = sha256_new();
+            if (lfs && !(sha = sha256_new())) return write_errno = ENOMEM, false;
         }
         body_seen = true;
         if (have + static_cast<int64_t>(chunk.size()) > size) return too_long = true, false;

@@ -196,6 +196,25 @@ TEST(HubCache, TreeRoundTrip) {
     EXPECT_EQ(cache.read_tree("missing"), std::nullopt);
 }
 
+TEST(HubCache, UnsafeNamesAreRefused) {
+    for (const char* ok : {"config.json", "1_Pooling/config.json", ".gitattributes", "a..b"}) {
+        EXPECT_TRUE(is_safe_repo_path(ok)) << ok;
+    }
+    for (const char* bad : {"", "/etc/passwd", "../x", "a/../../x", "a//b", "a/./b", "a\\b", "a/"}) {
+        EXPECT_FALSE(is_safe_repo_path(bad)) << bad;
+    }
+    EXPECT_TRUE(is_hex_name(std::string(64, 'f')));
+    EXPECT_FALSE(is_hex_name("../blobs"));
+    EXPECT_FALSE(is_hex_name("ABC"));
+    // A cached listing naming a path outside the snapshot is ignored (and fetched again), never followed.
+    TempDir dir;
+    RepoCache cache(dir.path(), "o/n");
+    std::filesystem::create_directories(cache.dir() + "/trees");
+    dir.write("models--o--n/trees/c.json",
+              R"({"format_version": 1, "files": {"../../evil": {"size": 1, "blob_id": "ab"}}})");
+    EXPECT_EQ(cache.read_tree("c"), std::nullopt);
+}
+
 // A listing with local files behind it, for select_files.
 struct FakeRepo {
     TempDir dir;
