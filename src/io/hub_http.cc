@@ -121,7 +121,8 @@ HttpResult http_request(const HttpRequest& request, const BodySink* sink, const 
         return result;
     }
     Transfer t{curl.get(), &result.response, sink, progress, max_body};
-    curl_slist* list = nullptr;
+    // Uncompressed, as huggingface_hub asks: sizes and ETags are those of the file itself.
+    curl_slist* list = curl_slist_append(nullptr, "Accept-Encoding: identity");
     for (const std::string& h : request.headers) list = curl_slist_append(list, h.c_str());
     std::unique_ptr<curl_slist, SlistDeleter> headers(list);
     CURL* c = curl.get();
