@@ -11,7 +11,8 @@ redirects LFS files to, named by another host name ("localhost") and port, like 
   GET  content host /lfs/<sha256>               the bytes, Range: bytes=N- answered with 206
 
 Errors as the hub sends them: 404 with X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound, 401 with
-GatedRepo for a gated repo without the right token; a renamed repo answers 307 to its new name. Switches on FakeHub: `cut` (the next N content responses
+GatedRepo for a gated repo without the right token; a renamed repo answers 307 to its new name;
+test-org/loop redirects to itself and test-org/html answers a web page, as a wrong HF_ENDPOINT might. Switches on FakeHub: `cut` (the next N content responses
 stop halfway; `cut_only` limits that to one blob), `corrupt` (content bytes flipped), `slow` (seconds per 64 KiB chunk), `huge` (a repo's
 weights listed as 1 EiB). Every request is logged with its headers.
 """
@@ -142,6 +143,10 @@ class FakeHub:
                     if f"/{old}/" in url.path:
                         return self._send(307, b"", [("Location", self.path.replace(f"/{old}/", f"/{new}/"))])
                 parts = [urllib.parse.unquote(p) for p in url.path.split("/")[1:]]
+                if "test-org/loop" in url.path:  # redirects to itself
+                    return self._send(302, b"", [("Location", self.path)])
+                if "test-org/html" in url.path:  # not a hub at all: a web page for everything
+                    return self._send(200, b"<html>hello</html>", [("Content-Type", "text/html")])
                 if parts[:2] == ["api", "models"] and len(parts) >= 6:
                     return self._api(parts[2] + "/" + parts[3], parts[4], parts[5], urllib.parse.parse_qs(url.query))
                 if len(parts) >= 5 and parts[2] == "resolve":

@@ -305,6 +305,8 @@ class HubTest(unittest.TestCase):
         self.hub.clear_log()
         self.assertIn("not an XLM-R embedder or reranker", self.fails("download", "test-org/bert", "--quiet"))
         self.assertEqual([r for r in self.hub.requests() if "model.safetensors" in r[2]], [])  # decided first
+        self.assertIn("more than 10 redirects", self.fails("download", "test-org/loop"))
+        self.assertIn("is HF_ENDPOINT=" + self.hub.endpoint + " a hub?", self.fails("download", "test-org/html"))
         self.hub.huge = {"test-org/huge"}
         self.assertIn("not enough disk space for model.safetensors", self.fails("download", "test-org/huge", "--quiet"))
 
