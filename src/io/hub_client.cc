@@ -132,8 +132,7 @@ class ProgressLine {
     std::chrono::steady_clock::time_point last_{};
 };
 
-}  // namespace
-
+// Lower-case hex sha256 of a whole file; the error names it.
 StatusOr<std::string> file_sha256(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return not_found("cannot open " + path + ": " + std::strerror(errno));
@@ -146,6 +145,8 @@ StatusOr<std::string> file_sha256(const std::string& path) {
     if (!s.ok()) return s;
     return sha256_hex(ctx.get());
 }
+
+}  // namespace
 
 HubClient::HubClient(HubEnv env, std::string repo_id, bool quiet)
     : env_(std::move(env)),

@@ -32,7 +32,6 @@ class HubClient {
     // True when the last failed call could not reach the hub at all (the cache may stand in).
     bool unreachable() const { return unreachable_; }
     const RepoCache& cache() const { return cache_; }
-    const HubEnv& env() const { return env_; }
 
  private:
     // One request, following redirects: with `stop_off_hub`, a redirect off the hub's origin is returned
@@ -57,8 +56,5 @@ class HubClient {
     std::string hub_origin_;
     bool unreachable_ = false;
 };
-
-// Lower-case hex sha256 of a whole file; the error names it.
-StatusOr<std::string> file_sha256(const std::string& path);
 
 }  // namespace bge::io
