@@ -25,36 +25,61 @@ constexpr int64_t kProgressMinBytes = 1 << 20;
 struct MdCtxDeleter {
     void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
 };
-using Sha256 = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
 
-Sha256 sha256_new() {
-    Sha256 ctx(EVP_MD_CTX_new());
-    if (ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) ctx.reset();
-    return ctx;
-}
-
-std::string sha256_hex(EVP_MD_CTX* ctx) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_DigestFinal_ex(ctx, digest, &n);
-    std::string hex;
-    char buf[3];
-    for (unsigned int i = 0; i < n; ++i) {
-        std::snprintf(buf, sizeof buf, "%02x", digest[i]);
-        hex += buf;
+// What a blob's content must hash to: an LFS file's sha256 (its etag), or a regular file's git blob id, the
+// listing's oid (sha1 of "blob <size>\0" + content). Empty `expected`: nothing to check.
+class Digest {
+ public:
+    Digest() = default;
+    Digest(const EVP_MD* md, std::string prefix, std::string expected)
+        : md_(md), prefix_(std::move(prefix)), expected_(std::move(expected)) {}
+    static Digest sha256(std::string expected) { return {EVP_sha256(), "", std::move(expected)}; }
+    static Digest git_blob(std::string oid, int64_t size) {
+        return {EVP_sha1(), "blob " + std::to_string(size) + std::string(1, '\0'), std::move(oid)};
     }
-    return hex;
-}
+    bool enabled() const { return !expected_.empty(); }
+    const std::string& expected() const { return expected_; }
+    const char* name() const { return md_ == EVP_sha1() ? "git blob sha1" : "sha256"; }
+    // (Re)starts the hash; false when OpenSSL fails.
+    bool start() {
+        if (!enabled()) return true;
+        ctx_.reset(EVP_MD_CTX_new());
+        if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), md_, nullptr) != 1) return false;
+        update(prefix_.data(), prefix_.size());
+        return true;
+    }
+    void update(const void* data, size_t n) {
+        if (enabled()) EVP_DigestUpdate(ctx_.get(), data, n);
+    }
+    std::string hex() {
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        EVP_DigestFinal_ex(ctx_.get(), digest, &n);
+        std::string out;
+        char buf[3];
+        for (unsigned int i = 0; i < n; ++i) {
+            std::snprintf(buf, sizeof buf, "%02x", digest[i]);
+            out += buf;
+        }
+        return out;
+    }
+
+ private:
+    const EVP_MD* md_ = nullptr;
+    std::string prefix_;
+    std::string expected_;
+    std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx_;
+};
 
 // Feeds [0, limit) of an open file to the hash.
-Status hash_file_prefix(int fd, int64_t limit, EVP_MD_CTX* ctx, const std::string& path) {
+Status hash_file_prefix(int fd, int64_t limit, Digest& digest, const std::string& path) {
     std::vector<char> buf(1 << 20);
     int64_t done = 0;
     while (done < limit) {
         const ssize_t n = ::pread(fd, buf.data(), std::min<int64_t>(buf.size(), limit - done), done);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return internal_error("cannot read " + path + ": " + (n < 0 ? std::strerror(errno) : "short file"));
-        EVP_DigestUpdate(ctx, buf.data(), static_cast<size_t>(n));
+        digest.update(buf.data(), static_cast<size_t>(n));
         done += n;
     }
     return ok_status();
@@ -132,18 +157,17 @@ class ProgressLine {
     std::chrono::steady_clock::time_point last_{};
 };
 
-// Lower-case hex sha256 of a whole file; the error names it.
-StatusOr<std::string> file_sha256(const std::string& path) {
+// The digest of a whole file, in hex; the error names it.
+StatusOr<std::string> file_digest(const std::string& path, Digest& digest) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return not_found("cannot open " + path + ": " + std::strerror(errno));
     struct stat st {};
-    Sha256 ctx = sha256_new();
     Status s = ::fstat(fd, &st) != 0 ? internal_error("cannot stat " + path)
-               : !ctx                ? internal_error("OpenSSL: cannot start a sha256")
-                                     : hash_file_prefix(fd, st.st_size, ctx.get(), path);
+               : !digest.start()     ? internal_error("OpenSSL: cannot start a digest")
+                                     : hash_file_prefix(fd, st.st_size, digest, path);
     ::close(fd);
     if (!s.ok()) return s;
-    return sha256_hex(ctx.get());
+    return digest.hex();
 }
 
 }  // namespace
@@ -282,9 +306,11 @@ Status HubClient::fetch_file(const std::string& commit, const TreeEntry& entry, 
         std::string bad;
         if (verify && st.st_size != entry.content_size()) {
             bad = std::to_string(st.st_size) + " bytes, the hub lists " + std::to_string(entry.content_size());
-        } else if (verify && !entry.lfs_sha256.empty()) {
-            BGE_ASSIGN_OR_RETURN(std::string sha, file_sha256(blob));
-            if (sha != entry.lfs_sha256) bad = "sha256 " + sha + ", the hub lists " + entry.lfs_sha256;
+        } else if (verify) {
+            Digest d = entry.lfs_sha256.empty() ? Digest::git_blob(entry.blob_id, entry.size)
+                                                : Digest::sha256(entry.lfs_sha256);
+            BGE_ASSIGN_OR_RETURN(std::string got, file_digest(blob, d));
+            if (got != d.expected()) bad = std::string(d.name()) + " " + got + ", the hub lists " + d.expected();
         }
         if (bad.empty()) return cache_.link_pointer(commit, entry.path, entry.etag());
         if (!quiet_) {
@@ -312,7 +338,12 @@ Status HubClient::fetch_file(const std::string& commit, const TreeEntry& entry, 
     Blob b;
     b.etag = normalize_etag(linked.empty() ? meta.header("etag") : linked);
     if (!is_hex_name(b.etag)) return data_loss(head.url + ": ETag '" + b.etag + "' is not a hex digest");
-    b.lfs = !linked.empty() && b.etag.size() == 64;
+    const bool lfs = !linked.empty() && b.etag.size() == 64;
+    if (lfs) {
+        b.digest_hex = b.etag;
+    } else if (entry.lfs_sha256.empty()) {
+        b.git_oid = entry.blob_id;
+    }
     const std::string size_text = redirected ? meta.header("x-linked-size") : meta.header("content-length");
     b.size = size_text.empty() ? entry.content_size() : parse_int(size_text);
     if (b.size < 0) return data_loss(head.url + ": size '" + size_text + "' is not a number");
@@ -350,10 +381,11 @@ Status HubClient::download_blob(const std::string& url, const std::string& name,
                                       " needed, " + human_bytes(avail) + " free in " + cache_.dir() + "/blobs");
         }
     }
-    const bool lfs = b.lfs;
-    Sha256 sha = lfs ? sha256_new() : nullptr;
-    if (lfs && !sha) return internal_error("OpenSSL: cannot start a sha256");
-    if (lfs) BGE_RETURN_IF_ERROR(hash_file_prefix(fd, have, sha.get(), incomplete));
+    Digest digest = !b.digest_hex.empty() ? Digest::sha256(b.digest_hex)
+                    : !b.git_oid.empty()  ? Digest::git_blob(b.git_oid, size)
+                                          : Digest();
+    if (!digest.start()) return internal_error("OpenSSL: cannot start a digest");
+    BGE_RETURN_IF_ERROR(hash_file_prefix(fd, have, digest, incomplete));
     if (have > 0 && !quiet_) {
         std::fprintf(stderr, "bge: resuming %s at %s of %s\n", name.c_str(), human_bytes(have).c_str(),
                      human_bytes(size).c_str());
@@ -367,7 +399,7 @@ Status HubClient::download_blob(const std::string& url, const std::string& name,
         if (status == 200 && have > 0 && !body_seen) {  // the server ignored the Range: start over
             if (::ftruncate(fd, 0) != 0) return write_errno = errno, false;
             have = 0;
-            if (lfs && !(sha = sha256_new())) return write_errno = ENOMEM, false;
+            if (!digest.start()) return write_errno = ENOMEM, false;
         }
         body_seen = true;
         if (have + static_cast<int64_t>(chunk.size()) > size) return too_long = true, false;
@@ -375,7 +407,7 @@ Status HubClient::download_blob(const std::string& url, const std::string& name,
             const ssize_t n = ::pwrite(fd, chunk.data(), chunk.size(), have);
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) return write_errno = (n < 0 ? errno : EIO), false;
-            if (lfs) EVP_DigestUpdate(sha.get(), chunk.data(), static_cast<size_t>(n));
+            digest.update(chunk.data(), static_cast<size_t>(n));
             have += n;
             chunk.remove_prefix(static_cast<size_t>(n));
         }
@@ -402,7 +434,7 @@ Status HubClient::download_blob(const std::string& url, const std::string& name,
         if (write_errno) return internal_error("cannot write " + incomplete + ": " + std::strerror(write_errno));
         if (r.ok() && r->status == 416) {  // our partial file does not fit the server's: start over
             if (::ftruncate(fd, have = 0) != 0) return internal_error("cannot truncate " + incomplete);
-            if (lfs) sha = sha256_new();
+            if (!digest.start()) return internal_error("OpenSSL: cannot start a digest");
             continue;
         }
         if (r.ok() && r->status != 200 && r->status != 206) return http_error(*r, name);
@@ -419,12 +451,12 @@ Status HubClient::download_blob(const std::string& url, const std::string& name,
                               std::to_string(size) + " bytes (" + (last_error.empty() ? "short body" : last_error) +
                               "); run again to resume from " + incomplete);
     }
-    if (lfs) {
-        const std::string got = sha256_hex(sha.get());
-        if (got != b.etag) {
+    if (digest.enabled()) {
+        const std::string got = digest.hex();
+        if (got != digest.expected()) {
             ::unlink(incomplete.c_str());
-            return data_loss("checksum mismatch for " + name + " of " + repo_id_ + ": the hub names sha256 " + b.etag +
-                             ", the download has " + got + "; the bad file was removed");
+            return data_loss("checksum mismatch for " + name + " of " + repo_id_ + ": the hub names " + digest.name() +
+                             " " + digest.expected() + ", the download has " + got + "; the bad file was removed");
         }
     }
     if (::fsync(fd) != 0) return internal_error("cannot flush " + incomplete + ": " + std::strerror(errno));

@@ -25,8 +25,8 @@ class HubClient {
 
     // Makes snapshots/<commit>/<entry.path> point at a complete blob: HEAD on resolve (X-Repo-Commit, ETag,
     // X-Linked-Etag, X-Linked-Size), GET from the Location with a Range from what blobs/<etag>.incomplete holds,
-    // size and (LFS) sha256 checked, rename into blobs/ under the blob's lock. A blob already cached is used as
-    // is unless `verify` (then it is re-hashed and fetched again when it does not match).
+    // size and sha256 (LFS) or git blob id checked, rename into blobs/ under the blob's lock. A blob already cached is
+    // used as is unless `verify` (then it is re-hashed and fetched again when it does not match).
     Status fetch_file(const std::string& commit, const TreeEntry& entry, bool verify);
 
     // True when the last failed call could not reach the hub at all (the cache may stand in).
@@ -42,7 +42,8 @@ class HubClient {
     struct Blob {
         std::string etag;  // its name in blobs/
         int64_t size = 0;
-        bool lfs = false;  // the etag is the content's sha256
+        std::string digest_hex;  // an LFS file: the sha256 of its content (= etag)
+        std::string git_oid;     // a regular file: its git blob id, from the listing
     };
     // blobs/<etag>.incomplete, resumed, checked, renamed to blobs/<etag>; `name` is the repo path, for messages.
     Status download_blob(const std::string& url, const std::string& name, const Blob& blob);

@@ -13,7 +13,7 @@ redirects LFS files to, named by another host name ("localhost") and port, like 
 Errors as the hub sends them: 404 with X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound, 401 with
 GatedRepo for a gated repo without the right token; a renamed repo answers 307 to its new name;
 test-org/loop redirects to itself and test-org/html answers a web page, as a wrong HF_ENDPOINT might. Switches on FakeHub: `cut` (the next N content responses
-stop halfway; `cut_only` limits that to one blob), `corrupt` (content bytes flipped), `slow` (seconds per 64 KiB chunk), `huge` (a repo's
+stop halfway; `cut_only` limits that to one blob), `corrupt` / `corrupt_regular` (a byte of LFS / regular bodies flipped), `slow` (seconds per 64 KiB chunk), `huge` (a repo's
 weights listed as 1 EiB). Every request is logged with its headers.
 """
 
@@ -73,7 +73,8 @@ class FakeHub:
         self.lock = threading.Lock()
         self.cut = 0
         self.cut_only = None  # a sha256: only its responses are cut
-        self.corrupt = False
+        self.corrupt = False  # LFS bodies from the content host
+        self.corrupt_regular = False  # regular files' bodies from the hub
         self.slow = 0.0
         self.huge = set()  # repo ids whose model.safetensors is listed as HUGE_SIZE bytes
         self.renamed = {"test-org/old-m3": "test-org/m3"}
@@ -201,6 +202,8 @@ class FakeHub:
                 data = repo.files[path]
                 common = [("X-Repo-Commit", repo.commit)]
                 if not repo.is_lfs(path):
+                    if hub.corrupt_regular:
+                        data = bytes([data[0] ^ 0xFF]) + data[1:]
                     return self._send(200, data, common + [("ETag", f'"{repo.blob[path]}"')])
                 size = HUGE_SIZE if repo_id in hub.huge and path == "model.safetensors" else len(data)
                 location = f"{hub.content_url}/lfs/{repo.sha256[path]}?X-Amz-Signature=fake"

@@ -67,7 +67,7 @@ class HubTest(unittest.TestCase):
         self.tmp = Path(self._tmp.name)
         self.cache = self.tmp / "cache"
         hub = self.hub
-        hub.cut, hub.cut_only, hub.corrupt, hub.slow, hub.huge = 0, None, False, 0.0, set()
+        hub.cut, hub.cut_only, hub.corrupt, hub.corrupt_regular, hub.slow, hub.huge = 0, None, False, False, 0.0, set()
         hub.clear_log()
 
     def tearDown(self):
@@ -225,17 +225,29 @@ class HubTest(unittest.TestCase):
         blobs = self.cache / "models--test-org--m3" / "blobs"
         self.assertEqual([p.name for p in blobs.iterdir() if len(p.name) != 40], [])  # no LFS blob, no .incomplete
         self.assertFalse((self.snapshot() / "sentencepiece.bpe.model").exists())
+        # A regular file is checked against its git blob id.
+        self.hub.corrupt, self.hub.corrupt_regular = False, True
+        line = self.fails("download", "test-org/m3-bin", "--quiet")
+        self.assertIn("checksum mismatch for config.json of test-org/m3-bin: the hub names git blob sha1", line)
+        bin_blobs = self.cache / "models--test-org--m3-bin" / "blobs"
+        self.assertEqual(list(bin_blobs.iterdir()), [])
 
     def test_corrupt_cached_blob_is_fetched_again(self):
         self.ok("download", "test-org/m3", "--quiet")
-        sha = self.m3.sha256["model.safetensors"]
-        blob = self.cache / "models--test-org--m3" / "blobs" / sha
-        data = bytearray(blob.read_bytes())
-        data[100] ^= 1
-        blob.write_bytes(bytes(data))
+        # An LFS blob (named by its sha256) and a regular one (named by its git blob id).
+        blobs = self.cache / "models--test-org--m3" / "blobs"
+        corrupted = {"model.safetensors": blobs / self.m3.sha256["model.safetensors"],
+                     "tokenizer_config.json": blobs / self.m3.blob["tokenizer_config.json"]}
+        for blob in corrupted.values():
+            data = bytearray(blob.read_bytes())
+            data[100] ^= 1
+            blob.write_bytes(bytes(data))
         r = self.ok("download", "test-org/m3")
-        self.assertIn("corrupt", r.stderr)
-        self.assertEqual(hashlib.sha256(blob.read_bytes()).hexdigest(), sha)
+        self.assertIn("model.safetensors (" + str(corrupted["model.safetensors"]) + ") is corrupt: sha256", r.stderr)
+        self.assertIn("tokenizer_config.json (" + str(corrupted["tokenizer_config.json"]) + ") is corrupt: git blob",
+                      r.stderr)
+        for f, blob in corrupted.items():
+            self.assertEqual(blob.read_bytes(), self.m3.files[f], f)
 
     def test_two_concurrent_downloads(self):
         self.hub.slow = 0.02
