@@ -24,7 +24,7 @@ struct HubOptions {
     // fnmatch(3) patterns of repo paths to fetch (huggingface_hub's allow_patterns); empty: the files the engine
     // reads (config.json, tokenizer files, one weights format, BGE-M3's sparse/colbert heads).
     std::vector<std::string> include;
-    // Re-hash cached blobs against the hub's sizes and sha256 and fetch the bad ones again (bge download does).
+    // Re-hash cached blobs against the listing (size; sha256 or git blob id) and fetch bad ones again (bge download).
     bool verify_cached = false;
 };
 

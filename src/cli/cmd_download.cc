@@ -1,5 +1,5 @@
 // bge download owner/name[@revision] [--include PATTERN ...]: fetches into the Hugging Face cache without
-// loading, re-checks what was cached (sizes, sha256), and prints the snapshot folder on stdout.
+// loading, re-checks what was cached (sizes, sha256 or git blob ids), and prints the snapshot folder on stdout.
 #include <cstdio>
 
 #include "bge/hub.h"
