@@ -140,7 +140,8 @@ class ProgressLine {
         if (now - last_ < std::chrono::seconds(1)) return;
         last_ = now;
         std::fprintf(stderr, "%sbge: %s %s / %s (%d%%)%s", tty_ ? "\r" : "", name_.c_str(), human_bytes(done).c_str(),
-                     human_bytes(total_).c_str(), total_ ? static_cast<int>(100 * done / total_) : 100,
+                     human_bytes(total_).c_str(),
+                     total_ ? static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total_)) : 100,
                      tty_ ? "" : "\n");
         printed_ = true;
     }
