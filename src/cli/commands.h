@@ -4,13 +4,14 @@
 
 #include <array>
 #include <string>
+#include <vector>
 
 #include "bge/engine.h"
 
 namespace bge::cli {
 
 struct CommonOptions {
-    std::string model;    // model folder
+    std::string model;    // model folder or hub repo id
     int max_length = 0;   // <= 0: the model's default
     int batch_size = 32;  // input lines per engine call
     int threads = 0;      // 0 = every core
@@ -33,6 +34,17 @@ struct BenchOptions {
     int warmup = 1;      // untimed calls first
 };
 int run_bench(const CommonOptions& options, const BenchOptions& bench);
+
+struct DownloadOptions {
+    std::string repo;                  // owner/name[@revision]
+    std::vector<std::string> include;  // fnmatch patterns; empty: the files the engine reads
+    bool quiet = false;
+};
+int run_download(const DownloadOptions& options);
+
+// Replaces a hub repo id in `model` by its snapshot folder (downloading what is missing); a folder or "" stays.
+// main() calls it for --model; an option naming a second model (--reranker) needs the same call.
+Status resolve_model_option(std::string& model, bool quiet);
 
 // Prints "bge: <message>" on stderr and returns 1.
 int fail(const Status& status);

@@ -15,7 +15,7 @@ int fail(const Status& status) {
 namespace {
 
 void add_model_options(CLI::App* cmd, CommonOptions& o, bool engine) {
-    cmd->add_option("--model", o.model, "model folder (Hugging Face layout)")->required();
+    cmd->add_option("--model", o.model, "model folder, or hub repo id owner/name[@revision]")->required();
     if (!engine) return;
     cmd->add_option("--threads", o.threads, "CPU threads, 0 = every core")->check(CLI::NonNegativeNumber);
     cmd->add_option("--max-batch-tokens", o.max_batch_tokens, "tokens per forward pass")->check(CLI::PositiveNumber);
@@ -91,11 +91,20 @@ int main(int argc, char** argv) {
     bench->add_option("--iterations", bench_options.iterations, "timed calls")->check(CLI::PositiveNumber);
     bench->add_option("--warmup", bench_options.warmup, "untimed calls first")->check(CLI::NonNegativeNumber);
 
+    DownloadOptions download_options;
+    auto* download =
+        app.add_subcommand("download", "fetches a hub repo into the Hugging Face cache; prints its folder");
+    download->add_option("repo", download_options.repo, "owner/name[@revision]")->required();
+    download->add_option("--include", download_options.include, "only repo files matching these patterns");
+    download->add_flag("--quiet", download_options.quiet, "no progress lines on stderr");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
+    if (*download) return run_download(download_options);
+    if (bge::Status s = resolve_model_option(o.model, o.quiet); !s.ok()) return fail(s);
     if (*tokenize) return run_tokenize(o);
     if (*embed) {
         if (dense || sparse || colbert) outputs = {dense, sparse, colbert, 0};
