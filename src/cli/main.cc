@@ -20,6 +20,9 @@ void add_model_options(CLI::App* cmd, CommonOptions& o, bool engine) {
     cmd->add_option("--threads", o.threads, "CPU threads, 0 = every core")->check(CLI::NonNegativeNumber);
     cmd->add_option("--max-batch-tokens", o.max_batch_tokens, "tokens per forward pass")->check(CLI::PositiveNumber);
     cmd->add_flag("--quiet", o.quiet, "no progress lines on stderr");
+    cmd->add_option("--device", o.device, "cpu | cuda (GPU 0) | cuda:N");
+    cmd->add_option("--dtype", o.dtype, "compute dtype fp32 | fp16 | bf16 (default: fp32 on cpu, fp16 on cuda)")
+        ->check(CLI::IsMember({"fp32", "fp16", "bf16"}));
 }
 
 void add_length_options(CLI::App* cmd, CommonOptions& o) {
