@@ -20,7 +20,7 @@ cudaDataType_t cuda_type(DType t) {
 
 Status lt_error(cublasStatus_t s, const std::string& what) {
     return internal_error(what + ": cuBLASLt status " + std::to_string(static_cast<int>(s)) + " (" +
-                          cublasGetStatusString(s) + ")");
+                          cublasLtGetStatusString(s) + ")");
 }
 
 #define BGE_LT_RETURN_IF_ERROR(expr, what)                                          \

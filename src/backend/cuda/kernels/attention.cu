@@ -1,8 +1,9 @@
 // Packed varlen self-attention on tensor cores, FlashAttention-2 style (Dao 2023, arXiv:2307.08691): a block
 // of 4 warps owns 64 queries of one (sequence, head); it walks the sequence's keys in tiles of 64, S = Q Kᵀ
 // and O += P V with mma.sync m16n8k16 (F16/BF16 in, F32 accumulate), online softmax in registers with
-// exp2, one division by the row sum at the end. Shared memory holds one Q, K and V tile (24 KB), rows of
-// 128 bytes with 16-byte chunks XOR-swizzled by row so ldmatrix reads are bank-conflict free. Nothing of
+// exp2, one division by the row sum at the end. Shared memory holds the Q tile and two K/V tile pairs (40 KB):
+// the next pair is fetched with cp.async while the current one is used. Rows of 128 bytes with 16-byte chunks
+// XOR-swizzled by row so ldmatrix reads are bank-conflict free. Nothing of
 // size [L, L] exists; memory is independent of the length.
 #include <cmath>
 #include <cstdint>
@@ -30,8 +31,11 @@ __device__ __forceinline__ void cp_async_16(void* dst, const void* src, bool val
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(dst)), "l"(src),
                  "r"(valid ? 16 : 0));
 }
-__device__ __forceinline__ void cp_async_wait_all() {
-    asm volatile("cp.async.commit_group;\ncp.async.wait_group 0;\n" ::);
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+// Waits until at most `pending` committed groups are still in flight.
+template <int pending>
+__device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(pending));
 }
 
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
@@ -96,8 +100,8 @@ template <typename T>
 __global__ void __launch_bounds__(kThreads)
     flash_attention_kernel(const T* qkv, const int32_t* cu_seqlens, T* out, int hidden, float scale_log2) {
     __shared__ alignas(128) T q_tile[kBlockM * kHeadDim];
-    __shared__ alignas(128) T k_tile[kBlockN * kHeadDim];
-    __shared__ alignas(128) T v_tile[kBlockN * kHeadDim];
+    __shared__ alignas(128) T k_tiles[2][kBlockN * kHeadDim];
+    __shared__ alignas(128) T v_tiles[2][kBlockN * kHeadDim];
 
     const int seq = blockIdx.z, head = blockIdx.y;
     const int start = cu_seqlens[seq];
@@ -112,7 +116,10 @@ __global__ void __launch_bounds__(kThreads)
     const int group = lane / 4, quad_lane = lane % 4;  // mma fragment coordinates
 
     load_tile(q_tile, q_src, q0, len, ld);
-    cp_async_wait_all();
+    load_tile(k_tiles[0], k_src, 0, len, ld);
+    load_tile(v_tiles[0], v_src, 0, len, ld);
+    cp_async_commit();
+    cp_async_wait<0>();
     __syncthreads();
     uint32_t q_frag[4][4];  // A fragments of this warp's 16 queries, 4 k-steps of 16 dims
 #pragma unroll
@@ -124,12 +131,17 @@ __global__ void __launch_bounds__(kThreads)
     float o[8][4] = {};  // 16 queries x 64 dims: 8 tiles of 8 dims
     float row_max[2] = {-INFINITY, -INFINITY};  // rows group and group + 8
     float row_sum[2] = {0.f, 0.f};              // this thread's partial sums
-    for (int k0 = 0; k0 < len; k0 += kBlockN) {
-        __syncthreads();  // every warp is done with the previous K and V tiles
-        load_tile(k_tile, k_src, k0, len, ld);
-        load_tile(v_tile, v_src, k0, len, ld);
-        cp_async_wait_all();
+    for (int k0 = 0, buffer = 0; k0 < len; k0 += kBlockN, buffer ^= 1) {
+        // Prefetch the next pair into the other buffer (its readers finished at the last barrier).
+        if (k0 + kBlockN < len) {
+            load_tile(k_tiles[buffer ^ 1], k_src, k0 + kBlockN, len, ld);
+            load_tile(v_tiles[buffer ^ 1], v_src, k0 + kBlockN, len, ld);
+        }
+        cp_async_commit();
+        cp_async_wait<1>();  // the current pair has landed
         __syncthreads();
+        const T* k_tile = k_tiles[buffer];
+        const T* v_tile = v_tiles[buffer];
 
         float s[8][4] = {};  // scores: 16 queries x 64 keys, 8 tiles of 8 keys
 #pragma unroll
@@ -190,6 +202,7 @@ __global__ void __launch_bounds__(kThreads)
                 mma<T>(o[2 * dp + 1], p, b[2], b[3]);
             }
         }
+        __syncthreads();  // every warp is done with this pair before it is refilled
     }
 #pragma unroll
     for (int r = 0; r < 2; ++r) {

@@ -1,0 +1,122 @@
+"""The transformers peer of `bge bench --device cuda`: the same shapes, the same model folder, the same GPU, run.
+
+Usage: python3 bench/gpu_peer_bench.py --model DIR [--reranker DIR] [--bge BIN] [--json OUT]
+transformers fp16 with SDPA attention, inputs padded to the batch's longest (what a transformers deployment does).
+With --bge, runs `bge bench --device cuda --dtype fp16` on each shape too and prints the ratio bge / transformers.
+Times: CUDA events (transformers) or bge bench's median (which includes tokenization and the copies back).
+"""
+import argparse
+import json
+import random
+import subprocess
+
+import torch
+from transformers import AutoModel, AutoModelForSequenceClassification
+
+SHAPES = [(128, 1), (512, 1), (8192, 1), (512, 32), (128, 256), (2048, 32)]  # (tokens, batch)
+
+
+def time_ms(fn, warmup=3, iters=10):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(iters):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end))
+    return sorted(times)[len(times) // 2]
+
+
+def random_ids(batch, length, vocab):
+    ids = torch.randint(4, vocab - 1, (batch, length), device="cuda")
+    ids[:, 0], ids[:, -1] = 0, 2
+    return ids
+
+
+def peer(model, tokens, batch, vocab):
+    ids = random_ids(batch, tokens, vocab)
+    torch.cuda.reset_peak_memory_stats()
+    with torch.no_grad():
+        ms = time_ms(lambda: model(input_ids=ids))
+    return ms, torch.cuda.max_memory_allocated()
+
+
+def mixed_corpus(model, vocab, n=2048, batch=64):
+    rng = random.Random(0)
+    lengths = sorted((rng.randint(16, 512) for _ in range(n)), reverse=True)
+    batches = []
+    for i in range(0, n, batch):
+        part = lengths[i:i + batch]
+        ids = torch.ones(len(part), part[0], dtype=torch.long, device="cuda")
+        mask = torch.zeros_like(ids)
+        for r, length in enumerate(part):
+            ids[r, :length] = random_ids(1, length, vocab)[0]
+            mask[r, :length] = 1
+        batches.append((ids, mask))
+
+    def run():
+        for ids, mask in batches:
+            model(input_ids=ids, attention_mask=mask)
+    with torch.no_grad():
+        ms = time_ms(run, warmup=1, iters=3)
+    return sum(lengths) / (ms / 1000)
+
+
+def bge_bench(binary, model_dir, tokens, batch):
+    out = subprocess.run([binary, "bench", "--model", model_dir, "--device", "cuda", "--dtype", "fp16", "--quiet",
+                          "--tokens", str(tokens), "--batch", str(batch), "--iterations", "10", "--warmup", "3",
+                          "--max-batch-tokens", str(max(8192, tokens * batch))],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        return None, out.stderr.strip()
+    return json.loads(out.stdout.strip().splitlines()[-1])["median_ms"], ""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--reranker")
+    ap.add_argument("--bge")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    model = AutoModel.from_pretrained(args.model, dtype=torch.float16, attn_implementation="sdpa").cuda().eval()
+    vocab = model.config.vocab_size
+    rows = []
+    print(f"GPU: {torch.cuda.get_device_name()}; transformers fp16 SDPA vs bge fp16", flush=True)
+    print("| tokens | batch | transformers ms | transformers tokens/s | peak MB | bge ms | bge tokens/s | bge/transformers |")
+    print("|---|---|---|---|---|---|---|---|")
+    for tokens, batch in SHAPES:
+        ms, peak = peer(model, tokens, batch, vocab)
+        ours, err = bge_bench(args.bge, args.model, tokens, batch) if args.bge else (None, "")
+        row = {"tokens": tokens, "batch": batch, "peer_ms": ms, "peer_peak_bytes": peak, "bge_ms": ours, "error": err}
+        rows.append(row)
+        t = tokens * batch
+        ratio = f"{ms / ours:.2f}x" if ours else err[:60]
+        print(f"| {tokens} | {batch} | {ms:.2f} | {t / ms * 1000:.0f} | {peak / 2**20:.0f} | "
+              f"{ours or float('nan'):.2f} | {(t / ours * 1000) if ours else float('nan'):.0f} | {ratio} |", flush=True)
+    mixed = mixed_corpus(model, vocab)
+    print(f"mixed 16-512 corpus (2048 texts, padded batches of 64): transformers {mixed:.0f} real tokens/s")
+    rows.append({"mixed_real_tokens_per_s": mixed})
+    if args.reranker:
+        rr = AutoModelForSequenceClassification.from_pretrained(args.reranker, dtype=torch.float16,
+                                                                attn_implementation="sdpa").cuda().eval()
+        for batch in (16, 32, 64):
+            ids = random_ids(batch, 128, vocab)
+            with torch.no_grad():
+                ms = time_ms(lambda: [rr(input_ids=ids[:, :]) for _ in range((100 + batch - 1) // batch)])
+            ours, err = bge_bench(args.bge, args.reranker, 128, batch) if args.bge else (None, "")
+            n_calls = (100 + batch - 1) // batch
+            print(f"reranker 100 pairs x 128 tokens, batch {batch}: transformers {100 / ms * 1000:.0f} pairs/s"
+                  + (f", bge {batch / ours * 1000:.0f} pairs/s (one batch of {batch}: {ours:.2f} ms; "
+                     f"{n_calls} calls)" if ours else f" {err[:80]}"), flush=True)
+            rows.append({"reranker_batch": batch, "peer_ms_100_pairs": ms, "bge_ms_per_batch": ours})
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
