@@ -33,6 +33,7 @@ struct BenchOptions {
     int batch = 1;       // inputs per call
     int iterations = 5;  // timed calls
     int warmup = 1;      // untimed calls first
+    int mixed = 0;       // > 0: that many embedder inputs of 16..tokens tokens (uniform) in one call
 };
 int run_bench(const CommonOptions& options, const BenchOptions& bench);
 

@@ -93,6 +93,8 @@ int main(int argc, char** argv) {
     bench->add_option("--batch", bench_options.batch, "inputs per call")->check(CLI::PositiveNumber);
     bench->add_option("--iterations", bench_options.iterations, "timed calls")->check(CLI::PositiveNumber);
     bench->add_option("--warmup", bench_options.warmup, "untimed calls first")->check(CLI::NonNegativeNumber);
+    bench->add_option("--mixed", bench_options.mixed, "embedder: N inputs of 16..tokens tokens (uniform) per call")
+        ->check(CLI::NonNegativeNumber);
 
     try {
         app.parse(argc, argv);

@@ -1,12 +1,15 @@
 // Packed varlen self-attention on tensor cores, FlashAttention-2 style (Dao 2023, arXiv:2307.08691): a block
-// of 4 warps owns 64 queries of one (sequence, head); it walks the sequence's keys in tiles of 64, S = Q Kᵀ
+// of 4 or 8 warps owns 64 or 128 queries of one (sequence, head), 16 per warp; it walks the sequence's keys in
+// tiles of 64, S = Q Kᵀ
 // and O += P V with mma.sync m16n8k16 (F16/BF16 in, F32 accumulate), online softmax in registers with
-// exp2, one division by the row sum at the end. Shared memory holds the Q tile and two K/V tile pairs (40 KB):
+// exp2, one division by the row sum at the end. Shared memory holds the Q tile and two K/V tile pairs (40 or 48 KB):
 // the next pair is fetched with cp.async while the current one is used. Rows of 128 bytes with 16-byte chunks
 // XOR-swizzled by row so ldmatrix reads are bank-conflict free. Nothing of
-// size [L, L] exists; memory is independent of the length.
+// size [L, L] exists; memory is independent of the length. A query row's arithmetic does not depend on the block
+// size or the batch, so results are bitwise batch-invariant.
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 
 #include "backend/cuda/kernels/kernels.h"
 #include "backend/cuda/kernels/type_traits.cuh"
@@ -15,9 +18,7 @@ namespace bge::cuda {
 namespace {
 
 constexpr int kHeadDim = 64;
-constexpr int kBlockM = 64;  // queries per block: 16 per warp
-constexpr int kBlockN = 64;  // keys per tile
-constexpr int kThreads = 128;
+constexpr int kBlockN = 64;  // keys per tile; a block has 16 queries per warp
 
 // Element offset of 16-byte chunk `chunk` (0..7) of tile row `row`.
 __device__ __forceinline__ int swizzled(int row, int chunk) { return row * kHeadDim + ((chunk ^ (row & 7)) * 8); }
@@ -84,11 +85,11 @@ __device__ __forceinline__ uint32_t pack<__nv_bfloat16>(float x, float y) {
     return *reinterpret_cast<const uint32_t*>(&h);
 }
 
-// Rows [row0, row0 + 64) of a [len, 64] slice (row stride ld elements) into a swizzled tile; rows past
-// `len` are zeros.
-template <typename T>
+// Rows [row0, row0 + rows) of a [len, 64] slice (row stride ld elements) into a swizzled tile; rows past
+// `len` are zeros. `threads` threads share the work.
+template <int rows, int threads, typename T>
 __device__ __forceinline__ void load_tile(T* tile, const T* src, int row0, int len, int64_t ld) {
-    for (int idx = threadIdx.x; idx < kBlockN * 8; idx += kThreads) {
+    for (int idx = threadIdx.x; idx < rows * 8; idx += threads) {
         const int r = idx / 8, chunk = idx % 8;
         const bool valid = row0 + r < len;
         const T* g = src + (valid ? static_cast<int64_t>(row0 + r) * ld + chunk * 8 : 0);
@@ -96,9 +97,10 @@ __device__ __forceinline__ void load_tile(T* tile, const T* src, int row0, int l
     }
 }
 
-template <typename T>
-__global__ void __launch_bounds__(kThreads)
+template <typename T, int kWarps, int kMinBlocks>
+__global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
     flash_attention_kernel(const T* qkv, const int32_t* cu_seqlens, T* out, int hidden, float scale_log2) {
+    constexpr int kBlockM = 16 * kWarps, kThreads = 32 * kWarps;
     __shared__ alignas(128) T q_tile[kBlockM * kHeadDim];
     __shared__ alignas(128) T k_tiles[2][kBlockN * kHeadDim];
     __shared__ alignas(128) T v_tiles[2][kBlockN * kHeadDim];
@@ -115,9 +117,9 @@ __global__ void __launch_bounds__(kThreads)
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
     const int group = lane / 4, quad_lane = lane % 4;  // mma fragment coordinates
 
-    load_tile(q_tile, q_src, q0, len, ld);
-    load_tile(k_tiles[0], k_src, 0, len, ld);
-    load_tile(v_tiles[0], v_src, 0, len, ld);
+    load_tile<kBlockM, kThreads>(q_tile, q_src, q0, len, ld);
+    load_tile<kBlockN, kThreads>(k_tiles[0], k_src, 0, len, ld);
+    load_tile<kBlockN, kThreads>(v_tiles[0], v_src, 0, len, ld);
     cp_async_commit();
     cp_async_wait<0>();
     __syncthreads();
@@ -134,8 +136,8 @@ __global__ void __launch_bounds__(kThreads)
     for (int k0 = 0, buffer = 0; k0 < len; k0 += kBlockN, buffer ^= 1) {
         // Prefetch the next pair into the other buffer (its readers finished at the last barrier).
         if (k0 + kBlockN < len) {
-            load_tile(k_tiles[buffer ^ 1], k_src, k0 + kBlockN, len, ld);
-            load_tile(v_tiles[buffer ^ 1], v_src, k0 + kBlockN, len, ld);
+            load_tile<kBlockN, kThreads>(k_tiles[buffer ^ 1], k_src, k0 + kBlockN, len, ld);
+            load_tile<kBlockN, kThreads>(v_tiles[buffer ^ 1], v_src, k0 + kBlockN, len, ld);
         }
         cp_async_commit();
         cp_async_wait<1>();  // the current pair has landed
@@ -223,21 +225,34 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
+template <typename T, int kWarps, int kMinBlocks>
+void launch(const void* qkv, const int32_t* cu_seqlens, void* out, int n_seqs, int max_seqlen, int n_heads, int hidden,
+            cudaStream_t stream) {
+    const dim3 grid((max_seqlen + 16 * kWarps - 1) / (16 * kWarps), n_heads, n_seqs);
+    const float scale_log2 = 1.4426950408889634f / sqrtf(static_cast<float>(kHeadDim));  // log2(e) / √d
+    flash_attention_kernel<T, kWarps, kMinBlocks><<<grid, kWarps * 32, 0, stream>>>(static_cast<const T*>(qkv), cu_seqlens,
+                                                                       static_cast<T*>(out), hidden, scale_log2);
+}
+
 }  // namespace
 
+// Long sequences take 128-query blocks (8 warps share each K/V tile: half the tile traffic per query);
+// short ones 64-query blocks, which waste fewer rows past a sequence's end.
 void launch_flash_attention(DType dtype, const void* qkv, const int32_t* cu_seqlens, void* out, int n_seqs,
                             int max_seqlen, int n_heads, int hidden, cudaStream_t stream) {
     if (n_seqs == 0 || max_seqlen == 0) return;
-    const dim3 grid((max_seqlen + kBlockM - 1) / kBlockM, n_heads, n_seqs);
-    const float scale_log2 = 1.4426950408889634f / sqrtf(static_cast<float>(kHeadDim));  // log2(e) / √d
-    if (dtype == DType::kF16) {
-        flash_attention_kernel<__half><<<grid, kThreads, 0, stream>>>(
-            static_cast<const __half*>(qkv), cu_seqlens, static_cast<__half*>(out), hidden, scale_log2);
-    } else {
-        flash_attention_kernel<__nv_bfloat16><<<grid, kThreads, 0, stream>>>(
-            static_cast<const __nv_bfloat16*>(qkv), cu_seqlens, static_cast<__nv_bfloat16*>(out), hidden,
-            scale_log2);
-    }
+    using Launch = void (*)(const void*, const int32_t*, void*, int, int, int, int, cudaStream_t);
+    static const int variant = [] {
+        const char* v = std::getenv("BGE_ATTN_VARIANT");
+        return v ? std::atoi(v) : -1;
+    }();
+    const bool f16 = dtype == DType::kF16;
+    const Launch variants[4] = {f16 ? launch<__half, 4, 1> : launch<__nv_bfloat16, 4, 1>,
+                                f16 ? launch<__half, 4, 4> : launch<__nv_bfloat16, 4, 4>,
+                                f16 ? launch<__half, 8, 1> : launch<__nv_bfloat16, 8, 1>,
+                                f16 ? launch<__half, 8, 2> : launch<__nv_bfloat16, 8, 2>};
+    const int pick = variant >= 0 && variant < 4 ? variant : (max_seqlen >= 1024 ? 2 : 0);
+    variants[pick](qkv, cu_seqlens, out, n_seqs, max_seqlen, n_heads, hidden, stream);
 }
 
 }  // namespace bge::cuda
