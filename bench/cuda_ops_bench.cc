@@ -56,7 +56,9 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "bge_cuda_ops_bench: %s\n", s.message().c_str());
                 return 1;
             }
-            if (r >= 2) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+            if (r >= 2)
+                ms.push_back(
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
         }
         std::sort(ms.begin(), ms.end());
         const double median = ms[ms.size() / 2];

@@ -42,9 +42,9 @@ struct ModelInfo {
     int64_t device_memory_total_bytes = 0;  // 0 on the CPU
     int64_t device_memory_free_bytes = 0;   // after loading
     int64_t model_memory_bytes = 0;         // weights and workspaces held by this model on its device
-    std::vector<std::string> files;  // every file read, in load order
-    bool has_sparse = false;         // sparse_linear.pt present (embedder)
-    bool has_colbert = false;        // colbert_linear.pt present (embedder)
+    std::vector<std::string> files;         // every file read, in load order
+    bool has_sparse = false;                // sparse_linear.pt present (embedder)
+    bool has_colbert = false;               // colbert_linear.pt present (embedder)
     int colbert_dim = 0;
 };
 

@@ -1,6 +1,6 @@
 // bge bench: times embed (dense output, as the peers measure) or rerank on synthetic inputs of an exact
-// token length and prints a table and a JSON line; also times tokenizing the batch alone (part of each call). FLOPs count the GEMMs and attention of the encoder: per token and layer
-// 2·(4·h² + 2·h·ffn) + 4·L·h (L the input length).
+// token length and prints a table and a JSON line; also times tokenizing the batch alone (part of each call). FLOPs
+// count the GEMMs and attention of the encoder: per token and layer 2·(4·h² + 2·h·ffn) + 4·L·h (L the input length).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,7 +17,8 @@ namespace {
 // short so that tokenizing stays a small part of the time measured.
 std::string synthetic_text(int length) {
     std::string text;
-    for (int i = 0; i < std::max(length, 1); ++i) text += (i % 3 == 0 ? "Deutschland " : i % 3 == 1 ? "Россия " : "日本 ");
+    for (int i = 0; i < std::max(length, 1); ++i)
+        text += (i % 3 == 0 ? "Deutschland " : i % 3 == 1 ? "Россия " : "日本 ");
     return text;
 }
 
@@ -63,13 +64,24 @@ int bench(const CommonOptions& o, const BenchOptions& b, Run&& run, Tokenize&& t
                 info.kind.c_str(), info.num_hidden_layers, info.hidden_size, info.backend.c_str(), info.device.c_str(),
                 info.compute_dtype.c_str());
     const int inputs = b.mixed > 0 ? b.mixed : b.batch;
-    std::printf("| tokens/input | inputs | iterations | median ms/call | min ms/call | tokenize ms | tokens/s | GFLOP/s |\n");
+    std::printf(
+        "| tokens/input | inputs | iterations | median ms/call | min ms/call | tokenize ms | tokens/s | GFLOP/s |\n");
     std::printf("|---|---|---|---|---|---|---|---|\n");
     std::printf("| %s%d | %d | %zu | %.2f | %.2f | %.2f | %.1f | %.1f |\n", b.mixed > 0 ? "16-" : "", length, inputs,
                 ms.size(), median, ms.front(), tokenize_ms, tokens_per_s, gflops);
-    const nlohmann::ordered_json j = {{"model", info.dir},    {"kind", info.kind},    {"backend", info.backend}, {"dtype", info.compute_dtype},
-                                      {"tokens", length},     {"batch", inputs}, {"mixed", b.mixed > 0}, {"real_tokens", real_tokens},     {"iterations", ms.size()},
-                                      {"median_ms", median},  {"min_ms", ms.front()}, {"tokenize_ms", tokenize_ms}, {"tokens_per_s", tokens_per_s},
+    const nlohmann::ordered_json j = {{"model", info.dir},
+                                      {"kind", info.kind},
+                                      {"backend", info.backend},
+                                      {"dtype", info.compute_dtype},
+                                      {"tokens", length},
+                                      {"batch", inputs},
+                                      {"mixed", b.mixed > 0},
+                                      {"real_tokens", real_tokens},
+                                      {"iterations", ms.size()},
+                                      {"median_ms", median},
+                                      {"min_ms", ms.front()},
+                                      {"tokenize_ms", tokenize_ms},
+                                      {"tokens_per_s", tokens_per_s},
                                       {"gflop_per_s", gflops}};
     std::printf("%s\n", j.dump().c_str());
     return 0;

@@ -15,7 +15,7 @@ struct CommonOptions {
     int batch_size = 32;  // input lines per engine call
     int threads = 0;      // 0 = every core
     int max_batch_tokens = 8192;
-    bool quiet = false;         // no progress lines on stderr
+    bool quiet = false;          // no progress lines on stderr
     std::string device = "cpu";  // cpu | cuda | cuda:N
     std::string dtype;           // fp32 | fp16 | bf16; empty: the device's default
 

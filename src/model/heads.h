@@ -53,13 +53,12 @@ class M3Heads {
 class ClassifierHead {
  public:
     // RobertaClassificationHead: classifier.dense [hidden, hidden], classifier.out_proj [1, hidden].
-    static StatusOr<std::unique_ptr<ClassifierHead>> load(const io::TensorMap& tensors, int hidden,
-                                                          Backend& backend);
+    static StatusOr<std::unique_ptr<ClassifierHead>> load(const io::TensorMap& tensors, int hidden, Backend& backend);
 
     struct Workspace {
-        DeviceTensor cls;          // [max_seqs, hidden] activation dtype
-        DeviceTensor pooled;       // [max_seqs, hidden] tanh(dense(cls))
-        DeviceTensor logits;       // F32 [max_seqs, 1]
+        DeviceTensor cls;         // [max_seqs, hidden] activation dtype
+        DeviceTensor pooled;      // [max_seqs, hidden] tanh(dense(cls))
+        DeviceTensor logits;      // F32 [max_seqs, 1]
         std::vector<float> host;  // F32 [max_seqs]
     };
     StatusOr<Workspace> make_workspace(int64_t max_seqs) const;

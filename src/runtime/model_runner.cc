@@ -131,7 +131,7 @@ StatusOr<std::vector<Embedding>> ModelRunner::embed(std::span<const std::string>
     std::lock_guard lock(mutex_);
     std::vector<Embedding> batch_out;
     BGE_RETURN_IF_ERROR(for_each_batch(sequences, [&](const PackedBatch& batch, const std::vector<size_t>& members) {
-        const Tensor hidden = encoder_->forward(batch, encoder_ws_);                       // [n_tokens, hidden]
+        const Tensor hidden = encoder_->forward(batch, encoder_ws_);                         // [n_tokens, hidden]
         const Tensor seq_starts = encoder_ws_.cu_seqlens.view.row_slice(0, batch.n_seqs());  // I32 [n_seqs, 1]
         BGE_RETURN_IF_ERROR(m3_heads_->compute(batch, hidden, seq_starts, options, heads_ws_, batch_out));
         for (size_t k = 0; k < members.size(); ++k) result[members[k]] = std::move(batch_out[k]);
@@ -150,7 +150,7 @@ StatusOr<std::vector<RerankScore>> ModelRunner::rerank(std::span<const TextPair>
     std::vector<RerankScore> result(pairs.size());
     std::lock_guard lock(mutex_);
     BGE_RETURN_IF_ERROR(for_each_batch(sequences, [&](const PackedBatch& batch, const std::vector<size_t>& members) {
-        const Tensor hidden = encoder_->forward(batch, encoder_ws_);                       // [n_tokens, hidden]
+        const Tensor hidden = encoder_->forward(batch, encoder_ws_);                         // [n_tokens, hidden]
         const Tensor seq_starts = encoder_ws_.cu_seqlens.view.row_slice(0, batch.n_seqs());  // I32 [n_seqs, 1]
         BGE_ASSIGN_OR_RETURN(const std::vector<float> logits, classifier_->logits(hidden, seq_starts, classifier_ws_));
         for (size_t k = 0; k < members.size(); ++k) {

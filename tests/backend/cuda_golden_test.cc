@@ -24,8 +24,8 @@ namespace bge {
 namespace {
 
 // BGE_TEST_DIR in the environment overrides the build's path (scripts/test-gpu runs on another machine).
-const std::string kGolden = std::string(std::getenv("BGE_TEST_DIR") ? std::getenv("BGE_TEST_DIR") : BGE_TEST_DIR) +
-                            "/golden/";
+const std::string kGolden =
+    std::string(std::getenv("BGE_TEST_DIR") ? std::getenv("BGE_TEST_DIR") : BGE_TEST_DIR) + "/golden/";
 
 struct Bounds {
     double cos, sparse, logit, invariance;
@@ -60,7 +60,9 @@ EngineOptions cuda_options(const std::string& dtype) {
     return o;
 }
 
-bool have_gpu() { return make_cuda_backend(0, DType::kF32).ok(); }
+bool have_gpu() {
+    return make_cuda_backend(0, DType::kF32).ok();
+}
 
 using Param = std::tuple<std::string, std::string>;  // fixture, dtype
 class CudaEmbedderGolden : public ::testing::TestWithParam<Param> {};

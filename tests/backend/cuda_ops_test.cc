@@ -40,9 +40,10 @@ TEST_P(CudaOps, LinearMatchesCpu) {
         Activation act;
         bool f32_out;
     };
-    for (const Case& c : {Case{7, 64, 96, true, Activation::kNone, false}, Case{130, 256, 1024, true, Activation::kGelu, false},
-                          Case{33, 128, 128, true, Activation::kTanh, false}, Case{1, 64, 1, true, Activation::kNone, true},
-                          Case{300, 256, 128, true, Activation::kNone, true}, Case{5, 32, 48, false, Activation::kNone, false}}) {
+    for (const Case& c :
+         {Case{7, 64, 96, true, Activation::kNone, false}, Case{130, 256, 1024, true, Activation::kGelu, false},
+          Case{33, 128, 128, true, Activation::kTanh, false}, Case{1, 64, 1, true, Activation::kNone, true},
+          Case{300, 256, 128, true, Activation::kNone, true}, Case{5, 32, 48, false, Activation::kNone, false}}) {
         SCOPED_TRACE(testing::Message() << "n=" << c.n << " in=" << c.in << " out=" << c.out
                                         << " act=" << static_cast<int>(c.act) << " f32_out=" << c.f32_out);
         const auto w = rounded(test::random_floats(c.out * c.in, 1, -0.1f, 0.1f), dtype, *cuda);

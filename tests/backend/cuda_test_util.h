@@ -19,8 +19,8 @@ inline std::unique_ptr<Backend> cuda_backend_or_null(DType dtype) {
     return backend.ok() ? std::move(backend).value() : nullptr;
 }
 
-#define BGE_CUDA_BACKEND_OR_SKIP(var, dtype)                                         \
-    auto var = ::bge::test::cuda_backend_or_null(dtype);                             \
+#define BGE_CUDA_BACKEND_OR_SKIP(var, dtype)             \
+    auto var = ::bge::test::cuda_backend_or_null(dtype); \
     if (!var) GTEST_SKIP() << "no CUDA device: " << make_cuda_backend(0, dtype).status().to_string()
 
 // Any float tensor (F32, F16, BF16) of `backend` as F32 host values.

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <string>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <string>
 #include <utility>
 
 #include "backend/cpu/cpu_attention.h"

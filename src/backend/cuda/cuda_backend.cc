@@ -18,8 +18,8 @@ namespace bge {
 namespace {
 
 Status cuda_status(cudaError_t e, const std::string& what) {
-    return internal_error(what + ": CUDA error " + std::to_string(static_cast<int>(e)) + " (" +
-                          cudaGetErrorString(e) + ")");
+    return internal_error(what + ": CUDA error " + std::to_string(static_cast<int>(e)) + " (" + cudaGetErrorString(e) +
+                          ")");
 }
 
 // fp32 host data -> `dtype` host bytes (round to nearest even).
@@ -97,9 +97,9 @@ class CudaBackend final : public Backend {
         if (bytes > 0 && cudaMalloc(&p, bytes) != cudaSuccess) {
             cudaGetLastError();  // out of memory is not sticky
             const DeviceMemoryInfo m = memory_info();
-            return resource_exhausted(name() + ": allocating " + std::to_string(bytes) + " bytes of device memory failed (" +
-                                      std::to_string(m.free_bytes) + " free of " + std::to_string(m.total_bytes) +
-                                      "; lower --max-batch-tokens)");
+            return resource_exhausted(name() + ": allocating " + std::to_string(bytes) +
+                                      " bytes of device memory failed (" + std::to_string(m.free_bytes) + " free of " +
+                                      std::to_string(m.total_bytes) + "; lower --max-batch-tokens)");
         }
         allocated_bytes_ += static_cast<int64_t>(bytes);
         const int device = device_;
@@ -169,8 +169,8 @@ class CudaBackend final : public Backend {
     void gather_rows(const Tensor& x, const Tensor& rows, const Tensor& out) override {
         BGE_CHECK(rows.dtype == DType::kI32 && rows.rows == out.rows && x.cols == out.cols);
         if (failed()) return;
-        cuda::launch_gather_rows(x.dtype, x.data, static_cast<const int32_t*>(rows.data), out.dtype, out.data,
-                                 out.rows, out.cols, stream_);
+        cuda::launch_gather_rows(x.dtype, x.data, static_cast<const int32_t*>(rows.data), out.dtype, out.data, out.rows,
+                                 out.cols, stream_);
         check_launch("gather_rows");
     }
     void embed(const Tensor& ids, const Tensor& position_ids, const Tensor& word, const Tensor& position,
@@ -178,9 +178,10 @@ class CudaBackend final : public Backend {
                const Tensor& out) override {
         BGE_CHECK(word.dtype == dtype_ && gamma.dtype == DType::kF32 && out.dtype == dtype_);
         if (failed()) return;
-        cuda::launch_embed(dtype_, static_cast<const int32_t*>(ids.data), static_cast<const int32_t*>(position_ids.data),
-                           word.data, position.data, token_type.data, static_cast<const float*>(gamma.data),
-                           static_cast<const float*>(beta.data), eps, out.data, out.rows, out.cols, stream_);
+        cuda::launch_embed(dtype_, static_cast<const int32_t*>(ids.data),
+                           static_cast<const int32_t*>(position_ids.data), word.data, position.data, token_type.data,
+                           static_cast<const float*>(gamma.data), static_cast<const float*>(beta.data), eps, out.data,
+                           out.rows, out.cols, stream_);
         check_launch("embed");
     }
     void add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& gamma, const Tensor& beta,
@@ -200,8 +201,8 @@ class CudaBackend final : public Backend {
         if (!force_generic_ && dtype_ != DType::kF32 && hidden / n_heads == 64) {
             cuda::launch_flash_attention(dtype_, qkv.data, cu, out.data, n_seqs, layout.max_seqlen, n_heads, hidden,
                                          stream_);
-        } else if (!cuda::launch_generic_attention(dtype_, qkv.data, cu, out.data, n_seqs, layout.max_seqlen,
-                                                   n_heads, hidden, stream_)) {
+        } else if (!cuda::launch_generic_attention(dtype_, qkv.data, cu, out.data, n_seqs, layout.max_seqlen, n_heads,
+                                                   hidden, stream_)) {
             error_ = unimplemented(name() + " attention: head_dim " + std::to_string(hidden / n_heads) +
                                    " is not supported (8, 16, 32, 64)");
             return;

@@ -23,9 +23,9 @@ Status lt_error(cublasStatus_t s, const std::string& what) {
                           cublasLtGetStatusString(s) + ")");
 }
 
-#define BGE_LT_RETURN_IF_ERROR(expr, what)                                          \
-    do {                                                                            \
-        const cublasStatus_t bge_lt_status_ = (expr);                               \
+#define BGE_LT_RETURN_IF_ERROR(expr, what)                                                  \
+    do {                                                                                    \
+        const cublasStatus_t bge_lt_status_ = (expr);                                       \
         if (bge_lt_status_ != CUBLAS_STATUS_SUCCESS) return lt_error(bge_lt_status_, what); \
     } while (0)
 
@@ -82,12 +82,12 @@ StatusOr<LinearRunner::Plan*> LinearRunner::plan_for(const Key& key) {
     BGE_LT_RETURN_IF_ERROR(
         cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue), what);
     const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
-    BGE_LT_RETURN_IF_ERROR(
-        cublasLtMatrixLayoutCreate(&plan.a, cuda_type(key.x_dtype), u(key.in), u(key.out), key.in), what);
-    BGE_LT_RETURN_IF_ERROR(
-        cublasLtMatrixLayoutCreate(&plan.b, cuda_type(key.x_dtype), u(key.in), u(key.n), key.in), what);
-    BGE_LT_RETURN_IF_ERROR(
-        cublasLtMatrixLayoutCreate(&plan.c, cuda_type(key.y_dtype), u(key.out), u(key.n), key.out), what);
+    BGE_LT_RETURN_IF_ERROR(cublasLtMatrixLayoutCreate(&plan.a, cuda_type(key.x_dtype), u(key.in), u(key.out), key.in),
+                           what);
+    BGE_LT_RETURN_IF_ERROR(cublasLtMatrixLayoutCreate(&plan.b, cuda_type(key.x_dtype), u(key.in), u(key.n), key.in),
+                           what);
+    BGE_LT_RETURN_IF_ERROR(cublasLtMatrixLayoutCreate(&plan.c, cuda_type(key.y_dtype), u(key.out), u(key.n), key.out),
+                           what);
 
     cublasLtMatmulPreference_t pref = nullptr;
     BGE_LT_RETURN_IF_ERROR(cublasLtMatmulPreferenceCreate(&pref), what);
@@ -122,10 +122,10 @@ Status LinearRunner::run(const Tensor& x, const CudaLinearWeight& w, const Tenso
             "linear bias");
     }
     const float alpha = 1.f, beta = 0.f;
-    BGE_LT_RETURN_IF_ERROR(cublasLtMatmul(handle_, plan->desc, &alpha, w.weight.view.data, plan->a, x.data, plan->b,
-                                          &beta, y.data, plan->c, y.data, plan->c, &plan->algo, workspace_,
-                                          workspace_bytes_, stream_),
-                           "linear");
+    BGE_LT_RETURN_IF_ERROR(
+        cublasLtMatmul(handle_, plan->desc, &alpha, w.weight.view.data, plan->a, x.data, plan->b, &beta, y.data,
+                       plan->c, y.data, plan->c, &plan->algo, workspace_, workspace_bytes_, stream_),
+        "linear");
     return ok_status();
 }
 

@@ -16,9 +16,9 @@ namespace bge::cuda {
 
 class CudaLinearWeight : public LinearWeight {
  public:
-    DeviceTensor weight;     // [out, in] in the compute dtype
-    DeviceTensor bias;       // [1, out] in the compute dtype (empty: no bias)
-    DeviceTensor bias_f32;   // F32 [1, out], for F32 outputs
+    DeviceTensor weight;    // [out, in] in the compute dtype
+    DeviceTensor bias;      // [1, out] in the compute dtype (empty: no bias)
+    DeviceTensor bias_f32;  // F32 [1, out], for F32 outputs
 };
 
 class LinearRunner {

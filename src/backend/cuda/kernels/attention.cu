@@ -9,7 +9,6 @@
 // size or the batch, so results are bitwise batch-invariant.
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 
 #include "backend/cuda/kernels/kernels.h"
 #include "backend/cuda/kernels/type_traits.cuh"
@@ -21,7 +20,9 @@ constexpr int kHeadDim = 64;
 constexpr int kBlockN = 64;  // keys per tile; a block has 16 queries per warp
 
 // Element offset of 16-byte chunk `chunk` (0..7) of tile row `row`.
-__device__ __forceinline__ int swizzled(int row, int chunk) { return row * kHeadDim + ((chunk ^ (row & 7)) * 8); }
+__device__ __forceinline__ int swizzled(int row, int chunk) {
+    return row * kHeadDim + ((chunk ^ (row & 7)) * 8);
+}
 
 __device__ __forceinline__ uint32_t shared_address(const void* p) {
     return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -32,7 +33,9 @@ __device__ __forceinline__ void cp_async_16(void* dst, const void* src, bool val
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(dst)), "l"(src),
                  "r"(valid ? 16 : 0));
 }
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_commit() {
+    asm volatile("cp.async.commit_group;\n" ::);
+}
 // Waits until at most `pending` committed groups are still in flight.
 template <int pending>
 __device__ __forceinline__ void cp_async_wait() {
@@ -62,8 +65,7 @@ __device__ __forceinline__ void mma<__half>(float (&c)[4], const uint32_t (&a)[4
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 template <>
-__device__ __forceinline__ void mma<__nv_bfloat16>(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
-                                                   uint32_t b1) {
+__device__ __forceinline__ void mma<__nv_bfloat16>(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
     asm volatile(
         "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
         "{%0, %1, %2, %3};\n"
@@ -130,7 +132,7 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
         ldmatrix_x4(q_frag[ks], q_tile + swizzled(row, ks * 2 + lane / 16));
     }
 
-    float o[8][4] = {};  // 16 queries x 64 dims: 8 tiles of 8 dims
+    float o[8][4] = {};                         // 16 queries x 64 dims: 8 tiles of 8 dims
     float row_max[2] = {-INFINITY, -INFINITY};  // rows group and group + 8
     float row_sum[2] = {0.f, 0.f};              // this thread's partial sums
     for (int k0 = 0, buffer = 0; k0 < len; k0 += kBlockN, buffer ^= 1) {
@@ -230,29 +232,28 @@ void launch(const void* qkv, const int32_t* cu_seqlens, void* out, int n_seqs, i
             cudaStream_t stream) {
     const dim3 grid((max_seqlen + 16 * kWarps - 1) / (16 * kWarps), n_heads, n_seqs);
     const float scale_log2 = 1.4426950408889634f / sqrtf(static_cast<float>(kHeadDim));  // log2(e) / √d
-    flash_attention_kernel<T, kWarps, kMinBlocks><<<grid, kWarps * 32, 0, stream>>>(static_cast<const T*>(qkv), cu_seqlens,
-                                                                       static_cast<T*>(out), hidden, scale_log2);
+    flash_attention_kernel<T, kWarps, kMinBlocks><<<grid, kWarps * 32, 0, stream>>>(
+        static_cast<const T*>(qkv), cu_seqlens, static_cast<T*>(out), hidden, scale_log2);
 }
 
 }  // namespace
 
 // Long sequences take 128-query blocks (8 warps share each K/V tile: half the tile traffic per query);
 // short ones 64-query blocks, which waste fewer rows past a sequence's end.
+// Long sequences take 128-query blocks (8 warps share each K/V tile), short ones 64-query blocks, which waste
+// fewer rows past a sequence's end. Register caps of 2 and 4 blocks per SM (128 registers, a few bytes spilled)
+// measured best of (4 warps, 1 or 4 blocks) and (8 warps, 1 or 2 blocks) on an H200 (docs/performance.md).
 void launch_flash_attention(DType dtype, const void* qkv, const int32_t* cu_seqlens, void* out, int n_seqs,
                             int max_seqlen, int n_heads, int hidden, cudaStream_t stream) {
     if (n_seqs == 0 || max_seqlen == 0) return;
-    using Launch = void (*)(const void*, const int32_t*, void*, int, int, int, int, cudaStream_t);
-    static const int variant = [] {
-        const char* v = std::getenv("BGE_ATTN_VARIANT");
-        return v ? std::atoi(v) : -1;
-    }();
     const bool f16 = dtype == DType::kF16;
-    const Launch variants[4] = {f16 ? launch<__half, 4, 1> : launch<__nv_bfloat16, 4, 1>,
-                                f16 ? launch<__half, 4, 4> : launch<__nv_bfloat16, 4, 4>,
-                                f16 ? launch<__half, 8, 1> : launch<__nv_bfloat16, 8, 1>,
-                                f16 ? launch<__half, 8, 2> : launch<__nv_bfloat16, 8, 2>};
-    const int pick = variant >= 0 && variant < 4 ? variant : (max_seqlen >= 1024 ? 2 : 0);
-    variants[pick](qkv, cu_seqlens, out, n_seqs, max_seqlen, n_heads, hidden, stream);
+    if (max_seqlen >= 1024) {
+        (f16 ? launch<__half, 8, 2> : launch<__nv_bfloat16, 8, 2>)(qkv, cu_seqlens, out, n_seqs, max_seqlen, n_heads,
+                                                                   hidden, stream);
+    } else {
+        (f16 ? launch<__half, 4, 4> : launch<__nv_bfloat16, 4, 4>)(qkv, cu_seqlens, out, n_seqs, max_seqlen, n_heads,
+                                                                   hidden, stream);
+    }
 }
 
 }  // namespace bge::cuda

@@ -26,7 +26,7 @@ __global__ void __launch_bounds__(kBlock)
     const bool active = q < len;
 
     float qv[D], o[D];
-    #pragma unroll
+#pragma unroll
     for (int i = 0; i < D; ++i) {
         qv[i] = active ? to_float(base[q * ld + i]) * scale : 0.f;
         o[i] = 0.f;
@@ -46,36 +46,36 @@ __global__ void __launch_bounds__(kBlock)
         if (!active) continue;
         for (int j = 0; j < n_keys; ++j) {
             float s = 0.f;
-            #pragma unroll
+#pragma unroll
             for (int i = 0; i < D; ++i) s += qv[i] * k_tile[j][i];
             if (s > m) {
                 const float correction = expf(m - s);  // 0 on the first key
                 l *= correction;
-                #pragma unroll
+#pragma unroll
                 for (int i = 0; i < D; ++i) o[i] *= correction;
                 m = s;
             }
             const float p = expf(s - m);
             l += p;
-            #pragma unroll
+#pragma unroll
             for (int i = 0; i < D; ++i) o[i] += p * v_tile[j][i];
         }
     }
     if (!active) return;
     T* dst = out + static_cast<int64_t>(start + q) * hidden + static_cast<int64_t>(head) * D;
     const float inv = 1.f / l;
-    #pragma unroll
+#pragma unroll
     for (int i = 0; i < D; ++i) dst[i] = from_float<T>(o[i] * inv);
 }
 
 template <int D>
-void launch(DType dtype, const void* qkv, const int32_t* cu_seqlens, void* out, int n_seqs, int max_seqlen,
-            int n_heads, int hidden, cudaStream_t stream) {
+void launch(DType dtype, const void* qkv, const int32_t* cu_seqlens, void* out, int n_seqs, int max_seqlen, int n_heads,
+            int hidden, cudaStream_t stream) {
     const dim3 grid((max_seqlen + kBlock - 1) / kBlock, n_heads, n_seqs);
     const float scale = 1.f / sqrtf(static_cast<float>(D));
     dispatch_float(dtype, [&]<typename T>() {
-        generic_attention_kernel<T, D><<<grid, kBlock, 0, stream>>>(static_cast<const T*>(qkv), cu_seqlens,
-                                                                    static_cast<T*>(out), hidden, scale);
+        generic_attention_kernel<T, D>
+            <<<grid, kBlock, 0, stream>>>(static_cast<const T*>(qkv), cu_seqlens, static_cast<T*>(out), hidden, scale);
     });
 }
 

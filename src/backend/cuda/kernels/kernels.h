@@ -12,12 +12,12 @@ namespace bge::cuda {
 
 // norm.cu. out [n, hidden] (dtype) = LayerNorm(word[ids] + position[position_ids] + token_type), tables in
 // dtype, gamma/beta F32 [hidden].
-void launch_embed(DType dtype, const int32_t* ids, const int32_t* position_ids, const void* word,
-                  const void* position, const void* token_type, const float* gamma, const float* beta, float eps,
-                  void* out, int64_t n, int64_t hidden, cudaStream_t stream);
+void launch_embed(DType dtype, const int32_t* ids, const int32_t* position_ids, const void* word, const void* position,
+                  const void* token_type, const float* gamma, const float* beta, float eps, void* out, int64_t n,
+                  int64_t hidden, cudaStream_t stream);
 // x [n, hidden] = LayerNorm(x + residual), in place.
-void launch_add_layer_norm(DType dtype, void* x, const void* residual, const float* gamma, const float* beta,
-                           float eps, int64_t n, int64_t hidden, cudaStream_t stream);
+void launch_add_layer_norm(DType dtype, void* x, const void* residual, const float* gamma, const float* beta, float eps,
+                           int64_t n, int64_t hidden, cudaStream_t stream);
 
 // elementwise.cu. x [n] = gelu_erf(x) or tanh(x), in place (activation: 1 gelu, 2 tanh).
 void launch_activation(DType dtype, int activation, void* x, int64_t n, cudaStream_t stream);

@@ -40,8 +40,8 @@ __device__ void normalize_row(const float* row, const float* gamma, const float*
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
-    embed_kernel(const int32_t* ids, const int32_t* position_ids, const T* word, const T* position,
-                 const T* token_type, const float* gamma, const float* beta, float eps, T* out, int64_t hidden) {
+    embed_kernel(const int32_t* ids, const int32_t* position_ids, const T* word, const T* position, const T* token_type,
+                 const float* gamma, const float* beta, float eps, T* out, int64_t hidden) {
     extern __shared__ float row[];  // F32 [hidden]
     __shared__ float scratch[kThreads / 32];
     const int64_t t = blockIdx.x;
@@ -69,9 +69,9 @@ __global__ void __launch_bounds__(kThreads)
 
 }  // namespace
 
-void launch_embed(DType dtype, const int32_t* ids, const int32_t* position_ids, const void* word,
-                  const void* position, const void* token_type, const float* gamma, const float* beta, float eps,
-                  void* out, int64_t n, int64_t hidden, cudaStream_t stream) {
+void launch_embed(DType dtype, const int32_t* ids, const int32_t* position_ids, const void* word, const void* position,
+                  const void* token_type, const float* gamma, const float* beta, float eps, void* out, int64_t n,
+                  int64_t hidden, cudaStream_t stream) {
     if (n == 0) return;
     const size_t smem = static_cast<size_t>(hidden) * sizeof(float);
     dispatch_float(dtype, [&]<typename T>() {
@@ -81,8 +81,8 @@ void launch_embed(DType dtype, const int32_t* ids, const int32_t* position_ids, 
     });
 }
 
-void launch_add_layer_norm(DType dtype, void* x, const void* residual, const float* gamma, const float* beta,
-                           float eps, int64_t n, int64_t hidden, cudaStream_t stream) {
+void launch_add_layer_norm(DType dtype, void* x, const void* residual, const float* gamma, const float* beta, float eps,
+                           int64_t n, int64_t hidden, cudaStream_t stream) {
     if (n == 0) return;
     const size_t smem = static_cast<size_t>(hidden) * sizeof(float);
     dispatch_float(dtype, [&]<typename T>() {
