@@ -5,7 +5,9 @@ transformers fp16 with SDPA attention, inputs padded to the batch's longest (wha
 With --bge, runs `bge bench --device cuda --dtype fp16` on each shape too and prints the speed ratio
 transformers time / bge time, end to end (bge's call includes tokenizing on one CPU thread and the copies back) and
 for the engine alone (bge's median minus its tokenize time; transformers is given ids, so this is the like-for-like
-ratio). Times: CUDA events (transformers), bge bench's medians.
+ratio). Times: CUDA events (transformers), bge bench's medians. Memory: transformers' peak allocated bytes; bge's
+weights and workspaces (all it allocates; sized by --max-batch-tokens = tokens x batch here). Neither counts the
+CUDA context.
 """
 import argparse
 import json
@@ -67,6 +69,29 @@ def mixed_corpus(model, vocab, n=2048, batch=64):
     return sum(lengths) / (ms / 1000)
 
 
+def sdpa_attention_table():
+    """torch SDPA's flash and cuDNN kernels on bge_cuda_ops_bench's shapes (fp16, 16 heads x 64), TFLOP/s."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    print("| tokens x batch | torch flash TFLOP/s | cuDNN SDPA TFLOP/s |")
+    print("|---|---|---|")
+    out = []
+    for tokens, batch in ((8192, 1), (2048, 32), (512, 32), (128, 256)):
+        q, k, v = (torch.randn(batch, 16, tokens, 64, device="cuda", dtype=torch.float16) for _ in range(3))
+        flops = 4.0 * tokens * tokens * 1024 * batch
+        row = {"tokens": tokens, "batch": batch}
+        for name, backend in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+            try:
+                with sdpa_kernel(backend), torch.no_grad():
+                    ms = time_ms(lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v))
+                row[name] = flops / (ms * 1e-3) / 1e12
+            except RuntimeError as e:
+                row[name] = float("nan")
+                print(f"{name}: {str(e)[:80]}")
+        out.append(row)
+        print(f"| {tokens} x {batch} | {row['flash']:.1f} | {row['cudnn']:.1f} |", flush=True)
+    return out
+
+
 def bge_bench(binary, model_dir, tokens, batch, mixed=0):
     """bge bench's JSON (median_ms, tokenize_ms, real_tokens, ...), or None and the error."""
     extra = ["--mixed", str(mixed), "--max-batch-tokens", "32768"] if mixed else [
@@ -91,8 +116,8 @@ def main():
     rows = []
     print(f"GPU: {torch.cuda.get_device_name()}; transformers fp16 SDPA vs bge fp16", flush=True)
     print("| tokens | batch | transformers ms | peak MB | bge ms | bge tokenize ms | bge engine tokens/s | "
-          "ratio end-to-end | ratio engine |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "ratio end-to-end | ratio engine | bge MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for tokens, batch in SHAPES:
         ms, peak = peer(model, tokens, batch, vocab)
         ours, err = bge_bench(args.bge, args.model, tokens, batch) if args.bge else (None, "")
@@ -104,7 +129,8 @@ def main():
         engine = ours["median_ms"] - ours["tokenize_ms"]
         print(f"| {tokens} | {batch} | {ms:.2f} | {peak / 2**20:.0f} | {ours['median_ms']:.2f} | "
               f"{ours['tokenize_ms']:.2f} | {tokens * batch / engine * 1000:.0f} | {ms / ours['median_ms']:.2f}x | "
-              f"{ms / engine:.2f}x |", flush=True)
+              f"{ms / engine:.2f}x | {ours['model_memory_bytes'] / 2**20:.0f} |", flush=True)
+    rows.append({"sdpa_attention": sdpa_attention_table()})
     mixed = mixed_corpus(model, vocab)
     ours, err = bge_bench(args.bge, args.model, 512, 0, mixed=2048) if args.bge else (None, "")
     line = f"mixed 16-512 corpus, 2048 texts: transformers {mixed:.0f} real tokens/s (padded batches of 64)"

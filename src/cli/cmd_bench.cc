@@ -81,6 +81,7 @@ int bench(const CommonOptions& o, const BenchOptions& b, Run&& run, Tokenize&& t
                                       {"median_ms", median},
                                       {"min_ms", ms.front()},
                                       {"tokenize_ms", tokenize_ms},
+                                      {"model_memory_bytes", info.model_memory_bytes},
                                       {"tokens_per_s", tokens_per_s},
                                       {"gflop_per_s", gflops}};
     std::printf("%s\n", j.dump().c_str());

@@ -92,7 +92,7 @@ StatusOr<EncoderWorkspace> XlmrEncoder::make_workspace(int64_t max_tokens) const
     BGE_ASSIGN_OR_RETURN(ws.y, backend_.alloc(t, max_tokens, h));
     BGE_ASSIGN_OR_RETURN(ws.qkv, backend_.alloc(t, max_tokens, 3 * h));
     BGE_ASSIGN_OR_RETURN(ws.context, backend_.alloc(t, max_tokens, h));
-    BGE_ASSIGN_OR_RETURN(ws.ffn, backend_.alloc(t, max_tokens, config_.intermediate_size));
+    BGE_ASSIGN_OR_RETURN(ws.ffn, backend_.alloc(t, std::min(max_tokens, kFfnChunkTokens), config_.intermediate_size));
     ws.host_position_ids.resize(static_cast<size_t>(max_tokens));
     return ws;
 }
@@ -120,7 +120,6 @@ Tensor XlmrEncoder::forward(const PackedBatch& batch, EncoderWorkspace& ws) cons
     Tensor y = ws.y.view.row_slice(0, n);                    // [n, hidden]
     const Tensor qkv = ws.qkv.view.row_slice(0, n);          // [n, 3 * hidden]
     const Tensor context = ws.context.view.row_slice(0, n);  // [n, hidden]
-    const Tensor ffn = ws.ffn.view.row_slice(0, n);          // [n, intermediate]
     const float eps = config_.layer_norm_eps;
 
     backend_.embed(ids, positions, word_embeddings_.view, position_embeddings_.view, token_type_embedding_.view,
@@ -131,8 +130,12 @@ Tensor XlmrEncoder::forward(const PackedBatch& batch, EncoderWorkspace& ws) cons
         backend_.linear(context, *layer.attn_out, Activation::kNone, y);
         backend_.add_layer_norm(y, x, layer.attn_ln_gamma.view, layer.attn_ln_beta.view, eps);
         std::swap(x, y);
-        backend_.linear(x, *layer.ffn_in, Activation::kGelu, ffn);
-        backend_.linear(ffn, *layer.ffn_out, Activation::kNone, y);
+        for (int64_t r = 0; r < n; r += ws.ffn.view.rows) {
+            const int64_t rows = std::min(ws.ffn.view.rows, n - r);
+            const Tensor ffn = ws.ffn.view.row_slice(0, rows);  // [rows, intermediate]
+            backend_.linear(x.row_slice(r, rows), *layer.ffn_in, Activation::kGelu, ffn);
+            backend_.linear(ffn, *layer.ffn_out, Activation::kNone, y.row_slice(r, rows));
+        }
         backend_.add_layer_norm(y, x, layer.ffn_ln_gamma.view, layer.ffn_ln_beta.view, eps);
         std::swap(x, y);
     }

@@ -13,6 +13,10 @@
 namespace bge {
 
 // Activations for batches of up to `max_tokens` tokens, allocated once per worker.
+// The feed-forward block is row-wise, so it runs over chunks of at most this many tokens: its
+// [tokens, intermediate] buffer, 4x the hidden state, would otherwise be the largest activation.
+inline constexpr int64_t kFfnChunkTokens = 8192;
+
 struct EncoderWorkspace {
     int64_t max_tokens = 0;
     DeviceTensor ids;           // I32 [max_tokens, 1]
@@ -22,7 +26,7 @@ struct EncoderWorkspace {
     DeviceTensor y;             // [max_tokens, hidden] sub-layer output, swapped with x after each LayerNorm
     DeviceTensor qkv;           // [max_tokens, 3 * hidden]
     DeviceTensor context;       // [max_tokens, hidden] attention output before Wo
-    DeviceTensor ffn;           // [max_tokens, intermediate]
+    DeviceTensor ffn;           // [min(max_tokens, kFfnChunkTokens), intermediate]
     std::vector<int32_t> host_position_ids;
 };
 
