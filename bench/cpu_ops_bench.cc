@@ -14,6 +14,15 @@
 
 namespace {
 
+template <typename T>
+T ok_value(bge::StatusOr<T> v) {
+    if (!v.ok()) {
+        std::fprintf(stderr, "bge_cpu_ops_bench: %s\n", v.status().message().c_str());
+        std::exit(1);
+    }
+    return std::move(v).value();
+}
+
 struct Result {
     std::string op, shape;
     double ms, gflops;
@@ -70,9 +79,9 @@ int main(int argc, char** argv) {
         const auto w = random_vector(c.out * c.in, rng, 0.05f);
         const auto b = random_vector(c.out, rng, 0.05f);
         const auto x_host = random_vector(kRows * c.in, rng, 1.f);
-        auto weight = backend->make_linear(w.data(), b.data(), c.out, c.in);
-        auto x = backend->upload(x_host.data(), kRows, c.in, bge::DType::kF32);
-        auto y = backend->alloc(bge::DType::kF32, kRows, c.out);
+        auto weight = ok_value(backend->make_linear(w.data(), b.data(), c.out, c.in));
+        auto x = ok_value(backend->upload(x_host.data(), kRows, c.in, bge::DType::kF32));
+        auto y = ok_value(backend->alloc(bge::DType::kF32, kRows, c.out));
         const double s = min_seconds(reps, [&] { backend->linear(x.view, *weight, c.act, y.view); });
         char shape[96];
         std::snprintf(shape, sizeof shape, "[%lld,%lld]x[%lld,%lld] %s", static_cast<long long>(kRows),
@@ -85,11 +94,13 @@ int main(int argc, char** argv) {
     constexpr int64_t kHidden = 1024;
     for (const int64_t len : {512, 8192}) {
         const auto qkv_host = random_vector(len * 3 * kHidden, rng, 1.f);
-        auto qkv = backend->upload(qkv_host.data(), len, 3 * kHidden, bge::DType::kF32);
-        auto out = backend->alloc(bge::DType::kF32, len, kHidden);
-        const std::vector<int32_t> cu = {0, static_cast<int32_t>(len)};
+        auto qkv = ok_value(backend->upload(qkv_host.data(), len, 3 * kHidden, bge::DType::kF32));
+        auto out = ok_value(backend->alloc(bge::DType::kF32, len, kHidden));
+        std::vector<int32_t> cu = {0, static_cast<int32_t>(len)};
+        // CPU "device" memory is host memory: the offsets serve as both.
+        const bge::SeqLayout layout{cu, bge::Tensor{cu.data(), bge::DType::kI32, 2, 1}, static_cast<int32_t>(len)};
         const double s = min_seconds(len > 2048 ? std::min(reps, 3) : reps,
-                                     [&] { backend->attention(qkv.view, cu, kHeads, out.view); });
+                                     [&] { backend->attention(qkv.view, layout, kHeads, out.view); });
         char shape[96];
         std::snprintf(shape, sizeof shape, "L=%lld, %d heads x %lld", static_cast<long long>(len), kHeads,
                       static_cast<long long>(kHidden / kHeads));

@@ -20,6 +20,8 @@ namespace bge {
 struct EngineOptions {
     int n_threads = 0;            // CPU threads for the GEMMs; 0 = every core
     int max_batch_tokens = 8192;  // token budget of one forward pass (sizes the workspace); >= the max length
+    std::string device = "cpu";   // "cpu" | "cuda" (GPU 0) | "cuda:N"
+    std::string dtype{};          // compute dtype "fp32" | "fp16" | "bf16"; empty: fp32 on the CPU, fp16 on a GPU
 };
 
 // What was found and loaded.
@@ -35,11 +37,15 @@ struct ModelInfo {
     int max_length = 0;         // default max input tokens: min(model_max_length, max_position_embeddings - 2)
     std::string weights_dtype;  // dtype of the stored encoder weights: F32 | F16 | BF16
     std::string compute_dtype;  // what the backend computes in
-    std::string backend;
-    std::string cpu_isa;             // cpu backend: instruction sets chosen at run time, e.g. "oneDNN avx2, loops x86-64-v3"
-    std::vector<std::string> files;  // every file read, in load order
-    bool has_sparse = false;         // sparse_linear.pt present (embedder)
-    bool has_colbert = false;        // colbert_linear.pt present (embedder)
+    std::string backend;        // "cpu" | "cuda:N"
+    std::string device;         // the device in words
+    std::string cpu_isa;        // cpu backend: instruction sets chosen at run time, e.g. "oneDNN avx2, loops x86-64-v3"
+    int64_t device_memory_total_bytes = 0;  // 0 on the CPU
+    int64_t device_memory_free_bytes = 0;   // after loading
+    int64_t model_memory_bytes = 0;         // weights and workspaces held by this model on its device
+    std::vector<std::string> files;         // every file read, in load order
+    bool has_sparse = false;                // sparse_linear.pt present (embedder)
+    bool has_colbert = false;               // colbert_linear.pt present (embedder)
     int colbert_dim = 0;
 };
 

@@ -1,9 +1,14 @@
 // The compute interface the model is written against. One implementation per device
-// (backend/cpu with oneDNN; backend/cuda later). Model code never sees device APIs.
+// (backend/cpu with oneDNN; backend/cuda with cuBLASLt and own kernels). Model code never sees device APIs.
 //
-// Conventions: activations are row-major 2-D views; a linear layer stores PyTorch's weight
-// layout W [out, in] and computes y = act(x · Wᵀ + b). Batches are packed (DESIGN.md):
-// `cu_seqlens` holds n_seqs + 1 token offsets, no padding rows exist.
+// Conventions: activations are row-major 2-D views in the backend's activation dtype (F32 on the CPU;
+// F32, F16 or BF16 on a GPU); a linear layer stores PyTorch's weight layout W [out, in] and computes
+// y = act(x · Wᵀ + b). Batches are packed (DESIGN.md): `cu_seqlens` holds n_seqs + 1 token offsets, no
+// padding rows exist.
+//
+// Ordering and errors: a device backend queues every op on its one stream and returns at once; ops never
+// allocate or synchronize. A failure inside an op (a device fault) is recorded and sticks: later ops do
+// nothing and synchronize() returns it. copy_to_host() waits for the queued work.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +18,7 @@
 #include <span>
 #include <string>
 
+#include "bge/status.h"
 #include "core/dtype.h"
 
 namespace bge {
@@ -42,6 +48,14 @@ struct DeviceTensor {
 
 enum class Activation { kNone, kGelu /* exact erf GELU */, kTanh };
 
+// Where a packed batch's sequences start: the host offsets (for launch planning) and the same offsets in
+// device memory (for kernels), both [n_seqs + 1].
+struct SeqLayout {
+    std::span<const int32_t> cu_seqlens;  // host
+    Tensor cu_seqlens_device;             // I32 [n_seqs + 1, 1]
+    int32_t max_seqlen = 0;
+};
+
 // A linear layer's parameters, prepared once in the backend's preferred layout.
 class LinearWeight {
  public:
@@ -50,42 +64,59 @@ class LinearWeight {
     int64_t out_features = 0;
 };
 
+struct DeviceMemoryInfo {
+    int64_t total_bytes = 0;  // the device's memory (0 where unknown)
+    int64_t free_bytes = 0;
+    int64_t allocated_bytes = 0;  // held by this backend through alloc/upload/make_linear
+};
+
 class Backend {
  public:
     virtual ~Backend() = default;
-    virtual std::string name() const = 0;
-    // Element type of activations (F32 on the CPU).
+    virtual std::string name() const = 0;  // "cpu", "cuda:0"
+    // The device in words ("NVIDIA H200, 132 SMs, compute capability 9.0").
+    virtual std::string device_description() const = 0;
+    virtual DeviceMemoryInfo memory_info() const = 0;
+    // Element type of activations and of weights uploaded for compute.
     virtual DType activation_dtype() const = 0;
 
-    // Memory. alloc() never returns null: exhaustion aborts with a message (sizes are planned).
-    virtual DeviceTensor alloc(DType dtype, int64_t rows, int64_t cols) = 0;
+    // Memory. Exhaustion is kResourceExhausted naming the bytes asked for.
+    virtual StatusOr<DeviceTensor> alloc(DType dtype, int64_t rows, int64_t cols) = 0;
     virtual void copy_to_device(const void* host, const Tensor& dst) = 0;  // dst.bytes() bytes
-    virtual void copy_to_host(const Tensor& src, void* host) = 0;          // src.bytes() bytes
-    // Uploads fp32 host data [rows, cols] as a tensor of `dtype`.
-    virtual DeviceTensor upload(const float* host, int64_t rows, int64_t cols, DType dtype) = 0;
+    // Waits for the queued work, then copies src.bytes() bytes. Check synchronize() before using them.
+    virtual void copy_to_host(const Tensor& src, void* host) = 0;
+    // Uploads fp32 host data [rows, cols] as a tensor of `dtype` (F32 or the activation dtype).
+    virtual StatusOr<DeviceTensor> upload(const float* host, int64_t rows, int64_t cols, DType dtype) = 0;
+    // Waits for the queued work; the first error of any op since the backend was made (it sticks).
+    virtual Status synchronize() = 0;
 
-    // w: fp32 [out, in] row-major; b: fp32 [out] or nullptr.
-    virtual std::unique_ptr<LinearWeight> make_linear(const float* w, const float* b, int64_t out, int64_t in) = 0;
+    // w: fp32 [out, in] row-major; b: fp32 [out] or nullptr. Stored in the activation dtype.
+    virtual StatusOr<std::unique_ptr<LinearWeight>> make_linear(const float* w, const float* b, int64_t out,
+                                                                int64_t in) = 0;
 
-    // y [n, out] = act(x [n, in] · Wᵀ + b). x and y do not overlap.
+    // y [n, out] = act(x [n, in] · Wᵀ + b). x is in the activation dtype; y in it or in F32. No overlap.
     virtual void linear(const Tensor& x, const LinearWeight& w, Activation act, const Tensor& y) = 0;
+
+    // out [m, cols] = x [rows[i]] for i < m, converted to out.dtype (F32 or the activation dtype).
+    // rows: I32 device tensor [m, 1], each < x.rows (checked by the caller).
+    virtual void gather_rows(const Tensor& x, const Tensor& rows, const Tensor& out) = 0;
 
     // out [n, hidden] = LayerNorm(word[ids[i]] + position[position_ids[i]] + token_type[0]).
     // ids/position_ids: I32 device tensors [n, 1]; word: [vocab, hidden]; position: [max_pos, hidden];
-    // token_type, gamma, beta: [1, hidden]. Ids are checked by the caller.
+    // token_type: [1, hidden] (activation dtype); gamma, beta: F32 [1, hidden]. Ids are checked by the caller.
     virtual void embed(const Tensor& ids, const Tensor& position_ids, const Tensor& word, const Tensor& position,
                        const Tensor& token_type, const Tensor& gamma, const Tensor& beta, float eps,
                        const Tensor& out) = 0;
 
-    // x [n, hidden] = LayerNorm(x + residual) with gamma, beta [1, hidden], in place on x.
+    // x [n, hidden] = LayerNorm(x + residual) with F32 gamma, beta [1, hidden], in place on x.
     virtual void add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& gamma, const Tensor& beta,
                                 float eps) = 0;
 
     // Multi-head self-attention per sequence of a packed batch, no mask beyond sequence bounds.
     // qkv [n_tokens, 3 * hidden] holds Q | K | V, each [n_tokens, n_heads * head_dim];
-    // out [n_tokens, hidden] = softmax(Q Kᵀ / sqrt(head_dim)) V per head. `cu_seqlens` is host
-    // memory. Memory stays bounded for any length: scores are never materialized as [L, L].
-    virtual void attention(const Tensor& qkv, std::span<const int32_t> cu_seqlens, int n_heads, const Tensor& out) = 0;
+    // out [n_tokens, hidden] = softmax(Q Kᵀ / sqrt(head_dim)) V per head.
+    // Memory stays bounded for any length: scores are never materialized as [L, L].
+    virtual void attention(const Tensor& qkv, const SeqLayout& layout, int n_heads, const Tensor& out) = 0;
 };
 
 }  // namespace bge

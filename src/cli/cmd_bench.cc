@@ -1,10 +1,11 @@
-// bge bench: times embed (or rerank) on synthetic inputs of an exact token length and prints a table
-// and a JSON line. FLOPs count the GEMMs and attention of the encoder: per token and layer
-// 2·(4·h² + 2·h·ffn) + 4·L·h (L the input length).
+// bge bench: times embed (dense output, as the peers measure) or rerank on synthetic inputs of an exact
+// token length and prints a table and a JSON line; also times tokenizing the batch alone (part of each call). FLOPs
+// count the GEMMs and attention of the encoder: per token and layer 2·(4·h² + 2·h·ffn) + 4·L·h (L the input length).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <vector>
 
 #include "cli/commands.h"
@@ -12,10 +13,12 @@
 namespace bge::cli {
 namespace {
 
-// Far longer than 8192 tokens; truncation gives the exact length asked for.
-std::string synthetic_text() {
+// At least `length` tokens (every word is one or more); truncation gives the exact length asked for. Kept
+// short so that tokenizing stays a small part of the time measured.
+std::string synthetic_text(int length) {
     std::string text;
-    for (int i = 0; i < 9000; ++i) text += (i % 3 == 0 ? "Deutschland " : i % 3 == 1 ? "Россия " : "日本 ");
+    for (int i = 0; i < std::max(length, 1); ++i)
+        text += (i % 3 == 0 ? "Deutschland " : i % 3 == 1 ? "Россия " : "日本 ");
     return text;
 }
 
@@ -24,8 +27,8 @@ double gflop_per_token(const ModelInfo& m, int length) {
     return m.num_hidden_layers * (2.0 * (4 * h * h + 2 * h * ffn) + 4.0 * length * h) * 1e-9;
 }
 
-template <typename Model, typename Run>
-int bench(const CommonOptions& o, const BenchOptions& b, Run&& run) {
+template <typename Model, typename Run, typename Tokenize>
+int bench(const CommonOptions& o, const BenchOptions& b, Run&& run, Tokenize&& tokenize) {
     auto model = Model::open(o.model, o.engine());
     if (!model.ok()) return fail(model.status());
     const ModelInfo& info = (*model)->info();
@@ -35,26 +38,51 @@ int bench(const CommonOptions& o, const BenchOptions& b, Run&& run) {
                                  std::to_string(info.max_length)));
     }
     std::vector<double> ms;
+    int64_t real_tokens = 0;  // per call, as the model saw them
     for (int i = 0; i < b.warmup + b.iterations; ++i) {
         const auto start = std::chrono::steady_clock::now();
-        if (Status s = run(**model, length); !s.ok()) return fail(s);
+        StatusOr<int64_t> n = run(**model, length);
+        if (!n.ok()) return fail(n.status());
+        real_tokens = *n;
         const double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
         if (i >= b.warmup) ms.push_back(t);
     }
     std::sort(ms.begin(), ms.end());
     const double median = ms[ms.size() / 2];
-    const double tokens = static_cast<double>(length) * b.batch;
-    const double tokens_per_s = tokens / (median / 1000);
+    // Tokenizing the batch alone, part of every call above (on the CPU, one thread).
+    std::vector<double> tok_ms;
+    for (int i = 0; i < 3; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        if (Status s = tokenize(**model, length); !s.ok()) return fail(s);
+        tok_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::sort(tok_ms.begin(), tok_ms.end());
+    const double tokenize_ms = tok_ms[1];
+    const double tokens_per_s = static_cast<double>(real_tokens) / (median / 1000);
     const double gflops = tokens_per_s * gflop_per_token(info, length);
-    std::printf("bge bench: %s (%s, %d layers, hidden %d), backend %s\n", info.dir.c_str(), info.kind.c_str(),
-                info.num_hidden_layers, info.hidden_size, info.backend.c_str());
-    std::printf("| tokens/input | batch | iterations | median ms/batch | min ms/batch | tokens/s | GFLOP/s |\n");
-    std::printf("|---|---|---|---|---|---|---|\n");
-    std::printf("| %d | %d | %zu | %.1f | %.1f | %.1f | %.1f |\n", length, b.batch, ms.size(), median, ms.front(),
-                tokens_per_s, gflops);
-    const nlohmann::ordered_json j = {{"model", info.dir},    {"kind", info.kind},    {"backend", info.backend},
-                                      {"tokens", length},     {"batch", b.batch},     {"iterations", ms.size()},
-                                      {"median_ms", median},  {"min_ms", ms.front()}, {"tokens_per_s", tokens_per_s},
+    std::printf("bge bench: %s (%s, %d layers, hidden %d), backend %s (%s), dtype %s\n", info.dir.c_str(),
+                info.kind.c_str(), info.num_hidden_layers, info.hidden_size, info.backend.c_str(), info.device.c_str(),
+                info.compute_dtype.c_str());
+    const int inputs = b.mixed > 0 ? b.mixed : b.batch;
+    std::printf(
+        "| tokens/input | inputs | iterations | median ms/call | min ms/call | tokenize ms | tokens/s | GFLOP/s |\n");
+    std::printf("|---|---|---|---|---|---|---|---|\n");
+    std::printf("| %s%d | %d | %zu | %.2f | %.2f | %.2f | %.1f | %.1f |\n", b.mixed > 0 ? "16-" : "", length, inputs,
+                ms.size(), median, ms.front(), tokenize_ms, tokens_per_s, gflops);
+    const nlohmann::ordered_json j = {{"model", info.dir},
+                                      {"kind", info.kind},
+                                      {"backend", info.backend},
+                                      {"dtype", info.compute_dtype},
+                                      {"tokens", length},
+                                      {"batch", inputs},
+                                      {"mixed", b.mixed > 0},
+                                      {"real_tokens", real_tokens},
+                                      {"iterations", ms.size()},
+                                      {"median_ms", median},
+                                      {"min_ms", ms.front()},
+                                      {"tokenize_ms", tokenize_ms},
+                                      {"model_memory_bytes", info.model_memory_bytes},
+                                      {"tokens_per_s", tokens_per_s},
                                       {"gflop_per_s", gflops}};
     std::printf("%s\n", j.dump().c_str());
     return 0;
@@ -65,19 +93,51 @@ int bench(const CommonOptions& o, const BenchOptions& b, Run&& run) {
 int run_bench(const CommonOptions& options, const BenchOptions& b) {
     auto kind = detect_model_kind(options.model);
     if (!kind.ok()) return fail(kind.status());
-    const std::string text = synthetic_text();
     if (*kind == "embedder") {
-        return bench<Embedder>(options, b, [&](Embedder& e, int length) {
-            const std::vector<std::string> texts(b.batch, text);
-            const EmbedOptions outputs{
-                .dense = true, .sparse = e.info().has_sparse, .colbert = e.info().has_colbert, .max_length = length};
-            return e.embed(texts, outputs).status();
-        });
+        // --mixed: lengths uniform in [16, tokens] (seed 0); otherwise `batch` inputs of exactly `tokens`.
+        // Words of the synthetic text take one or more tokens: the mixed lengths are scaled by the measured ratio.
+        auto tokenizer = Tokenizer::open(options.model);
+        if (!tokenizer.ok()) return fail(tokenizer.status());
+        auto sample = (*tokenizer)->encode(synthetic_text(40));
+        if (!sample.ok()) return fail(sample.status());
+        const double tokens_per_word = static_cast<double>(sample->size() - 2) / 40;
+        std::vector<std::string> texts;
+        std::mt19937 rng(0);
+        std::uniform_int_distribution<int> length(std::min(16, b.tokens), b.tokens);
+        for (int i = 0; i < (b.mixed > 0 ? b.mixed : b.batch); ++i) {
+            texts.push_back(b.mixed > 0 ? synthetic_text(static_cast<int>((length(rng) - 2) / tokens_per_word))
+                                        : synthetic_text(b.tokens));
+        }
+        return bench<Embedder>(
+            options, b,
+            [&](Embedder& e, int max_length) -> StatusOr<int64_t> {
+                const EmbedOptions outputs{.dense = true, .sparse = false, .colbert = false, .max_length = max_length};
+                BGE_ASSIGN_OR_RETURN(std::vector<Embedding> out, e.embed(texts, outputs));
+                int64_t n = 0;
+                for (const Embedding& x : out) n += x.n_tokens;
+                return n;
+            },
+            [&](Embedder& e, int max_length) {
+                for (const std::string& t : texts) BGE_RETURN_IF_ERROR(e.tokenizer().encode(t, max_length).status());
+                return ok_status();
+            });
     }
-    return bench<Reranker>(options, b, [&](Reranker& r, int length) {
-        const std::vector<TextPair> pairs(b.batch, TextPair{text, text});
-        return r.rerank(pairs, length).status();
-    });
+    const std::string text = synthetic_text(b.tokens);
+    const std::vector<TextPair> pairs(b.batch, TextPair{text, text});
+    return bench<Reranker>(
+        options, b,
+        [&](Reranker& r, int max_length) -> StatusOr<int64_t> {
+            BGE_ASSIGN_OR_RETURN(std::vector<RerankScore> out, r.rerank(pairs, max_length));
+            int64_t n = 0;
+            for (const RerankScore& x : out) n += x.n_tokens;
+            return n;
+        },
+        [&](Reranker& r, int max_length) {
+            for (const TextPair& p : pairs) {
+                BGE_RETURN_IF_ERROR(r.tokenizer().encode_pair(p.query, p.passage, max_length).status());
+            }
+            return ok_status();
+        });
 }
 
 }  // namespace bge::cli

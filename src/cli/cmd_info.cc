@@ -29,6 +29,10 @@ int print_info(const CommonOptions& options) {
         {"compute_dtype", i.compute_dtype},
         {"backend", i.backend},
         {"cpu_isa", i.cpu_isa},
+        {"device", i.device},
+        {"device_memory_total_bytes", i.device_memory_total_bytes},
+        {"device_memory_free_bytes", i.device_memory_free_bytes},
+        {"model_memory_bytes", i.model_memory_bytes},
         {"files", i.files},
         {"load_seconds", seconds},
     };

@@ -16,9 +16,11 @@ struct CommonOptions {
     int batch_size = 32;  // input lines per engine call
     int threads = 0;      // 0 = every core
     int max_batch_tokens = 8192;
-    bool quiet = false;  // no progress lines on stderr
+    bool quiet = false;          // no progress lines on stderr
+    std::string device = "cpu";  // cpu | cuda | cuda:N
+    std::string dtype;           // fp32 | fp16 | bf16; empty: the device's default
 
-    EngineOptions engine() const { return {threads, max_batch_tokens}; }
+    EngineOptions engine() const { return {threads, max_batch_tokens, device, dtype}; }
 };
 
 int run_tokenize(const CommonOptions& options);
@@ -32,6 +34,7 @@ struct BenchOptions {
     int batch = 1;       // inputs per call
     int iterations = 5;  // timed calls
     int warmup = 1;      // untimed calls first
+    int mixed = 0;       // > 0: that many embedder inputs of 16..tokens tokens (uniform) in one call
 };
 int run_bench(const CommonOptions& options, const BenchOptions& bench);
 

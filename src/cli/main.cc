@@ -20,6 +20,9 @@ void add_model_options(CLI::App* cmd, CommonOptions& o, bool engine) {
     cmd->add_option("--threads", o.threads, "CPU threads, 0 = every core")->check(CLI::NonNegativeNumber);
     cmd->add_option("--max-batch-tokens", o.max_batch_tokens, "tokens per forward pass")->check(CLI::PositiveNumber);
     cmd->add_flag("--quiet", o.quiet, "no progress lines on stderr");
+    cmd->add_option("--device", o.device, "cpu | cuda (GPU 0) | cuda:N");
+    cmd->add_option("--dtype", o.dtype, "compute dtype fp32 | fp16 | bf16 (default: fp32 on cpu, fp16 on cuda)")
+        ->check(CLI::IsMember({"fp32", "fp16", "bf16"}));
 }
 
 void add_length_options(CLI::App* cmd, CommonOptions& o) {
@@ -90,6 +93,8 @@ int main(int argc, char** argv) {
     bench->add_option("--batch", bench_options.batch, "inputs per call")->check(CLI::PositiveNumber);
     bench->add_option("--iterations", bench_options.iterations, "timed calls")->check(CLI::PositiveNumber);
     bench->add_option("--warmup", bench_options.warmup, "untimed calls first")->check(CLI::NonNegativeNumber);
+    bench->add_option("--mixed", bench_options.mixed, "embedder: N inputs of 16..tokens tokens (uniform) per call")
+        ->check(CLI::NonNegativeNumber);
 
     DownloadOptions download_options;
     auto* download =

@@ -17,17 +17,33 @@ bool is_special(int32_t id) {
            id == XlmrTokenizer::kUnk;
 }
 
+bool all_finite(const float* v, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        if (!std::isfinite(v[i])) return false;
+    }
+    return true;
+}
+
+Status non_finite(const char* output, int32_t seq) {
+    return data_loss(std::string("the model produced a non-finite ") + output + " output for batch sequence " +
+                     std::to_string(seq));
+}
+
+StatusOr<std::unique_ptr<LinearWeight>> read_linear(const io::TensorMap& tensors, const std::string& prefix,
+                                                    int64_t out, int64_t in, Backend& backend) {
+    WeightReader r(tensors, prefix);
+    BGE_ASSIGN_OR_RETURN(F32Data w, r.read("weight", {out, in}));
+    BGE_ASSIGN_OR_RETURN(F32Data b, r.read("bias", {out}));
+    return backend.make_linear(w.data(), b.data(), out, in);
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<M3Heads>> M3Heads::load(const io::TensorMap* sparse, const io::TensorMap* colbert, int hidden,
                                                  Backend& backend) {
     std::unique_ptr<M3Heads> heads(new M3Heads(backend, hidden));
     if (sparse) {
-        WeightReader r(*sparse, "");
-        BGE_ASSIGN_OR_RETURN(F32Data weight, r.read("weight", {1, hidden}));
-        heads->sparse_weight_ = weight.to_vector();
-        BGE_ASSIGN_OR_RETURN(F32Data bias, r.read("bias", {1}));
-        heads->sparse_bias_ = bias.data()[0];
+        BGE_ASSIGN_OR_RETURN(heads->sparse_, read_linear(*sparse, "", 1, hidden, backend));
     }
     if (colbert) {
         auto it = colbert->find("weight");
@@ -36,56 +52,67 @@ StatusOr<std::unique_ptr<M3Heads>> M3Heads::load(const io::TensorMap* sparse, co
             return invalid_argument("tensor 'weight' in colbert_linear.pt: expected shape [dim, " +
                                     std::to_string(hidden) + "], found " + it->second.shape_string());
         }
-        const int64_t dim = it->second.shape[0];
-        WeightReader r(*colbert, "");
-        BGE_ASSIGN_OR_RETURN(F32Data w, r.read("weight", {dim, hidden}));
-        BGE_ASSIGN_OR_RETURN(F32Data b, r.read("bias", {dim}));
-        heads->colbert_ = backend.make_linear(w.data(), b.data(), dim, hidden);
+        BGE_ASSIGN_OR_RETURN(heads->colbert_, read_linear(*colbert, "", it->second.shape[0], hidden, backend));
     }
     return heads;
 }
 
-M3Heads::Workspace M3Heads::make_workspace(int64_t max_tokens) const {
+StatusOr<M3Heads::Workspace> M3Heads::make_workspace(int64_t max_tokens) const {
     Workspace ws;
-    ws.hidden.resize(static_cast<size_t>(max_tokens * hidden_));
+    BGE_ASSIGN_OR_RETURN(ws.cls, backend_.alloc(DType::kF32, max_tokens, hidden_));
+    ws.cls_host.resize(static_cast<size_t>(max_tokens * hidden_));
+    if (sparse_) {
+        BGE_ASSIGN_OR_RETURN(ws.sparse, backend_.alloc(DType::kF32, max_tokens, 1));
+        ws.sparse_host.resize(static_cast<size_t>(max_tokens));
+    }
     if (colbert_) {
-        ws.colbert = backend_.alloc(backend_.activation_dtype(), max_tokens, colbert_dim());
+        BGE_ASSIGN_OR_RETURN(ws.colbert, backend_.alloc(DType::kF32, max_tokens, colbert_dim()));
         ws.colbert_host.resize(static_cast<size_t>(max_tokens * colbert_dim()));
     }
     return ws;
 }
 
-void M3Heads::compute(const PackedBatch& batch, const Tensor& hidden, const EmbedOptions& options, Workspace& ws,
-                      std::vector<Embedding>& out) const {
+Status M3Heads::compute(const PackedBatch& batch, const Tensor& hidden, const Tensor& seq_starts,
+                        const EmbedOptions& options, Workspace& ws, std::vector<Embedding>& out) const {
     const int64_t n = batch.n_tokens();
-    if (options.sparse) backend_.copy_to_host(hidden, ws.hidden.data());
-    if (options.dense) copy_cls_rows(backend_, batch, hidden, ws.cls);
+    const int32_t n_seqs = batch.n_seqs();
+    const int dim = colbert_dim();
+    if (options.dense) {
+        const Tensor cls = ws.cls.view.row_slice(0, n_seqs);  // F32 [n_seqs, hidden]
+        backend_.gather_rows(hidden, seq_starts, cls);
+        backend_.copy_to_host(cls, ws.cls_host.data());
+    }
+    if (options.sparse) {
+        const Tensor sparse = ws.sparse.view.row_slice(0, n);  // F32 [n, 1]
+        backend_.linear(hidden, *sparse_, Activation::kNone, sparse);
+        backend_.copy_to_host(sparse, ws.sparse_host.data());
+    }
     if (options.colbert) {
-        const Tensor colbert = ws.colbert.view.row_slice(0, n);  // [n, colbert_dim]
+        const Tensor colbert = ws.colbert.view.row_slice(0, n);  // F32 [n, colbert_dim]
         backend_.linear(hidden, *colbert_, Activation::kNone, colbert);
         backend_.copy_to_host(colbert, ws.colbert_host.data());
     }
-    out.resize(batch.n_seqs());
-    for (int32_t s = 0; s < batch.n_seqs(); ++s) {
+    BGE_RETURN_IF_ERROR(backend_.synchronize());
+    out.resize(n_seqs);
+    for (int32_t s = 0; s < n_seqs; ++s) {
         Embedding& e = out[s];
         const int32_t begin = batch.seq_begin(s);
         const int32_t len = batch.seq_length(s);
         e.n_tokens = len;
         if (options.dense) {
-            const float* cls = ws.cls.data() + static_cast<int64_t>(s) * hidden_;
+            const float* cls = ws.cls_host.data() + static_cast<int64_t>(s) * hidden_;
+            if (!all_finite(cls, hidden_)) return non_finite("dense", s);
             e.dense.assign(cls, cls + hidden_);
             l2_normalize(e.dense.data(), hidden_);
         }
         if (options.sparse) {
+            if (!all_finite(ws.sparse_host.data() + begin, len)) return non_finite("sparse", s);
             // relu(w·h_t + b), the max over a token id's occurrences, kept where > 0.
             std::map<int32_t, float> weights;
             for (int32_t t = begin; t < begin + len; ++t) {
                 const int32_t id = batch.input_ids[t];
-                if (is_special(id)) continue;
-                const auto w = static_cast<float>(
-                    dot(sparse_weight_.data(), ws.hidden.data() + static_cast<int64_t>(t) * hidden_, hidden_) +
-                    sparse_bias_);
-                if (w <= 0) continue;
+                const float w = ws.sparse_host[t];
+                if (is_special(id) || w <= 0) continue;
                 auto [it, inserted] = weights.emplace(id, w);
                 if (!inserted) it->second = std::max(it->second, w);
             }
@@ -94,50 +121,51 @@ void M3Heads::compute(const PackedBatch& batch, const Tensor& hidden, const Embe
         }
         if (options.colbert) {
             // Tokens 1..len-1: <s> dropped, the final </s> kept (FlagEmbedding's colbert_vecs[:n-1]).
-            const int dim = colbert_dim();
             e.colbert_dim = dim;
             const float* first = ws.colbert_host.data() + static_cast<int64_t>(begin + 1) * dim;
-            e.colbert.assign(first, first + static_cast<int64_t>(len - 1) * dim);
+            const int64_t count = static_cast<int64_t>(len - 1) * dim;
+            if (!all_finite(first, count)) return non_finite("colbert", s);
+            e.colbert.assign(first, first + count);
             for (int32_t r = 0; r + 1 < len; ++r) l2_normalize(e.colbert.data() + static_cast<int64_t>(r) * dim, dim);
         }
     }
+    return ok_status();
 }
 
-StatusOr<std::unique_ptr<ClassifierHead>> ClassifierHead::load(const io::TensorMap& tensors, int hidden) {
-    auto head = std::make_unique<ClassifierHead>();
+StatusOr<std::unique_ptr<ClassifierHead>> ClassifierHead::load(const io::TensorMap& tensors, int hidden,
+                                                               Backend& backend) {
+    std::unique_ptr<ClassifierHead> head(new ClassifierHead(backend));
     head->hidden_ = hidden;
-    WeightReader r(tensors, "classifier.");
-    BGE_ASSIGN_OR_RETURN(F32Data dense_w, r.read("dense.weight", {hidden, hidden}));
-    BGE_ASSIGN_OR_RETURN(F32Data dense_b, r.read("dense.bias", {hidden}));
-    BGE_ASSIGN_OR_RETURN(F32Data out_w, r.read("out_proj.weight", {1, hidden}));
-    BGE_ASSIGN_OR_RETURN(F32Data out_b, r.read("out_proj.bias", {1}));
-    head->dense_w_ = dense_w.to_vector();
-    head->dense_b_ = dense_b.to_vector();
-    head->out_w_ = out_w.to_vector();
-    head->out_b_ = out_b.data()[0];
+    BGE_ASSIGN_OR_RETURN(head->dense_, read_linear(tensors, "classifier.dense.", hidden, hidden, backend));
+    BGE_ASSIGN_OR_RETURN(head->out_proj_, read_linear(tensors, "classifier.out_proj.", 1, hidden, backend));
     return head;
 }
 
-std::vector<float> ClassifierHead::logits(const float* cls_rows, int32_t n_seqs) const {
-    std::vector<float> result(n_seqs);
-    std::vector<float> pooled(hidden_);  // F32 [hidden]
-    for (int32_t s = 0; s < n_seqs; ++s) {
-        const float* cls = cls_rows + static_cast<int64_t>(s) * hidden_;
-        for (int i = 0; i < hidden_; ++i) {
-            pooled[i] = static_cast<float>(
-                std::tanh(dot(dense_w_.data() + static_cast<int64_t>(i) * hidden_, cls, hidden_) + dense_b_[i]));
-        }
-        result[s] = static_cast<float>(dot(out_w_.data(), pooled.data(), hidden_) + out_b_);
-    }
-    return result;
+StatusOr<ClassifierHead::Workspace> ClassifierHead::make_workspace(int64_t max_seqs) const {
+    Workspace ws;
+    BGE_ASSIGN_OR_RETURN(ws.cls, backend_.alloc(backend_.activation_dtype(), max_seqs, hidden_));
+    BGE_ASSIGN_OR_RETURN(ws.pooled, backend_.alloc(backend_.activation_dtype(), max_seqs, hidden_));
+    BGE_ASSIGN_OR_RETURN(ws.logits, backend_.alloc(DType::kF32, max_seqs, 1));
+    ws.host.resize(static_cast<size_t>(max_seqs));
+    return ws;
 }
 
-void copy_cls_rows(Backend& backend, const PackedBatch& batch, const Tensor& hidden, std::vector<float>& out) {
-    out.resize(static_cast<size_t>(batch.n_seqs()) * hidden.cols);
-    for (int32_t s = 0; s < batch.n_seqs(); ++s) {
-        backend.copy_to_host(hidden.row_slice(batch.seq_begin(s), 1),
-                             out.data() + static_cast<int64_t>(s) * hidden.cols);
+StatusOr<std::vector<float>> ClassifierHead::logits(const Tensor& hidden, const Tensor& seq_starts,
+                                                    Workspace& ws) const {
+    const int64_t n_seqs = seq_starts.rows;
+    const Tensor cls = ws.cls.view.row_slice(0, n_seqs);        // [n_seqs, hidden]
+    const Tensor pooled = ws.pooled.view.row_slice(0, n_seqs);  // [n_seqs, hidden]
+    const Tensor logits = ws.logits.view.row_slice(0, n_seqs);  // F32 [n_seqs, 1]
+    backend_.gather_rows(hidden, seq_starts, cls);
+    backend_.linear(cls, *dense_, Activation::kTanh, pooled);
+    backend_.linear(pooled, *out_proj_, Activation::kNone, logits);
+    backend_.copy_to_host(logits, ws.host.data());
+    BGE_RETURN_IF_ERROR(backend_.synchronize());
+    std::vector<float> result(ws.host.begin(), ws.host.begin() + n_seqs);
+    for (int64_t s = 0; s < n_seqs; ++s) {
+        if (!std::isfinite(result[s])) return non_finite("logit", static_cast<int32_t>(s));
     }
+    return result;
 }
 
 }  // namespace bge

@@ -13,6 +13,8 @@
 
 namespace bge {
 
+// The heads run their GEMMs on the backend in the activation dtype with F32 outputs; only their results come
+// back to the host (dense: the <s> rows; sparse: one weight per token; colbert: its vectors).
 class M3Heads {
  public:
     // sparse: tensors of sparse_linear.pt (weight [1, hidden], bias [1]); colbert: colbert_linear.pt
@@ -20,47 +22,57 @@ class M3Heads {
     static StatusOr<std::unique_ptr<M3Heads>> load(const io::TensorMap* sparse, const io::TensorMap* colbert,
                                                    int hidden, Backend& backend);
 
-    bool has_sparse() const { return !sparse_weight_.empty(); }
+    bool has_sparse() const { return sparse_ != nullptr; }
     bool has_colbert() const { return colbert_ != nullptr; }
     int colbert_dim() const { return colbert_ ? static_cast<int>(colbert_->out_features) : 0; }
 
     struct Workspace {
-        DeviceTensor colbert;             // [max_tokens, colbert_dim] on the device
-        std::vector<float> hidden;        // F32 [max_tokens, hidden] host copy of the last hidden state (sparse)
-        std::vector<float> cls;           // F32 [n_seqs, hidden] host copy of each sequence's <s> row (dense)
+        DeviceTensor cls;                 // F32 [max_tokens, hidden] each sequence's <s> row
+        DeviceTensor sparse;              // F32 [max_tokens, 1] w·h_t + b per token
+        DeviceTensor colbert;             // F32 [max_tokens, colbert_dim]
+        std::vector<float> cls_host;      // F32 [max_tokens, hidden]
+        std::vector<float> sparse_host;   // F32 [max_tokens]
         std::vector<float> colbert_host;  // F32 [max_tokens, colbert_dim]
     };
-    Workspace make_workspace(int64_t max_tokens) const;
+    StatusOr<Workspace> make_workspace(int64_t max_tokens) const;
 
-    // Fills out[s] for every sequence s of `batch` from `hidden` [n_tokens, hidden] (device).
-    void compute(const PackedBatch& batch, const Tensor& hidden, const EmbedOptions& options, Workspace& ws,
-                 std::vector<Embedding>& out) const;
+    // Fills out[s] for every sequence s of `batch` from `hidden` [n_tokens, hidden] (device); `seq_starts` is
+    // I32 [n_seqs, 1] on the device (cu_seqlens without its last entry). Device errors and non-finite outputs
+    // are errors.
+    Status compute(const PackedBatch& batch, const Tensor& hidden, const Tensor& seq_starts,
+                   const EmbedOptions& options, Workspace& ws, std::vector<Embedding>& out) const;
 
  private:
     M3Heads(Backend& backend, int hidden) : backend_(backend), hidden_(hidden) {}
     Backend& backend_;
     int hidden_;
-    std::vector<float> sparse_weight_;  // F32 [hidden]
-    float sparse_bias_ = 0;
+    std::unique_ptr<LinearWeight> sparse_;   // [1, hidden]
     std::unique_ptr<LinearWeight> colbert_;  // [dim, hidden]
 };
 
 class ClassifierHead {
  public:
     // RobertaClassificationHead: classifier.dense [hidden, hidden], classifier.out_proj [1, hidden].
-    static StatusOr<std::unique_ptr<ClassifierHead>> load(const io::TensorMap& tensors, int hidden);
-    // logit of each sequence: out_proj(tanh(dense(h[CLS]))). `cls` is a host F32 [n_seqs, hidden].
-    std::vector<float> logits(const float* cls, int32_t n_seqs) const;
+    static StatusOr<std::unique_ptr<ClassifierHead>> load(const io::TensorMap& tensors, int hidden, Backend& backend);
+
+    struct Workspace {
+        DeviceTensor cls;         // [max_seqs, hidden] activation dtype
+        DeviceTensor pooled;      // [max_seqs, hidden] tanh(dense(cls))
+        DeviceTensor logits;      // F32 [max_seqs, 1]
+        std::vector<float> host;  // F32 [max_seqs]
+    };
+    StatusOr<Workspace> make_workspace(int64_t max_seqs) const;
+
+    // logit of each sequence: out_proj(tanh(dense(h[CLS]))), from `hidden` [n_tokens, hidden] (device) and
+    // `seq_starts` I32 [n_seqs, 1] (device). Device errors and non-finite logits are errors.
+    StatusOr<std::vector<float>> logits(const Tensor& hidden, const Tensor& seq_starts, Workspace& ws) const;
 
  private:
+    explicit ClassifierHead(Backend& backend) : backend_(backend) {}
+    Backend& backend_;
     int hidden_ = 0;
-    std::vector<float> dense_w_, dense_b_;  // [hidden, hidden], [hidden]
-    std::vector<float> out_w_;              // [hidden]
-    float out_b_ = 0;
+    std::unique_ptr<LinearWeight> dense_;     // [hidden, hidden]
+    std::unique_ptr<LinearWeight> out_proj_;  // [1, hidden]
 };
-
-// Copies the <s> row of every sequence of `batch` from `hidden` [n_tokens, hidden] (device) to `out`
-// F32 [n_seqs, hidden] on the host.
-void copy_cls_rows(Backend& backend, const PackedBatch& batch, const Tensor& hidden, std::vector<float>& out);
 
 }  // namespace bge

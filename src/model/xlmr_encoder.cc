@@ -1,5 +1,6 @@
 #include "model/xlmr_encoder.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -12,11 +13,13 @@ namespace {
 StatusOr<DeviceTensor> upload(const WeightReader& w, Backend& backend, const std::string& name,
                               std::vector<int64_t> shape, int64_t rows, int64_t cols) {
     BGE_ASSIGN_OR_RETURN(F32Data data, w.read(name, shape));
-    return backend.upload(data.data(), rows, cols, DType::kF32);
+    return backend.upload(data.data(), rows, cols, backend.activation_dtype());
 }
 
+// LayerNorm parameters stay F32 on every backend (the kernels normalize in F32).
 StatusOr<DeviceTensor> upload_vector(const WeightReader& w, Backend& backend, const std::string& name, int64_t n) {
-    return upload(w, backend, name, {n}, 1, n);
+    BGE_ASSIGN_OR_RETURN(F32Data data, w.read(name, {n}));
+    return backend.upload(data.data(), 1, n, DType::kF32);
 }
 
 StatusOr<std::unique_ptr<LinearWeight>> linear(const WeightReader& w, Backend& backend, const std::string& name,
@@ -40,7 +43,7 @@ StatusOr<std::unique_ptr<XlmrEncoder>> XlmrEncoder::load(const XlmrConfig& confi
     {
         BGE_ASSIGN_OR_RETURN(F32Data types,
                              weights.read("embeddings.token_type_embeddings.weight", {config.type_vocab_size, h}));
-        e->token_type_embedding_ = backend.upload(types.data(), 1, h, DType::kF32);
+        BGE_ASSIGN_OR_RETURN(e->token_type_embedding_, backend.upload(types.data(), 1, h, backend.activation_dtype()));
     }
     BGE_ASSIGN_OR_RETURN(e->embed_ln_gamma_, upload_vector(weights, backend, "embeddings.LayerNorm.weight", h));
     BGE_ASSIGN_OR_RETURN(e->embed_ln_beta_, upload_vector(weights, backend, "embeddings.LayerNorm.bias", h));
@@ -64,7 +67,7 @@ Status XlmrEncoder::load_layer(const WeightReader& weights, int index) {
         qkv_w.insert(qkv_w.end(), w.data(), w.data() + w.size());
         qkv_b.insert(qkv_b.end(), b.data(), b.data() + b.size());
     }
-    layer.qkv = backend_.make_linear(qkv_w.data(), qkv_b.data(), 3 * h, h);
+    BGE_ASSIGN_OR_RETURN(layer.qkv, backend_.make_linear(qkv_w.data(), qkv_b.data(), 3 * h, h));
     BGE_ASSIGN_OR_RETURN(layer.attn_out, linear(weights, backend_, p + "attention.output.dense", h, h));
     BGE_ASSIGN_OR_RETURN(layer.attn_ln_gamma,
                          upload_vector(weights, backend_, p + "attention.output.LayerNorm.weight", h));
@@ -77,18 +80,19 @@ Status XlmrEncoder::load_layer(const WeightReader& weights, int index) {
     return ok_status();
 }
 
-EncoderWorkspace XlmrEncoder::make_workspace(int64_t max_tokens) const {
+StatusOr<EncoderWorkspace> XlmrEncoder::make_workspace(int64_t max_tokens) const {
     const DType t = backend_.activation_dtype();
     const int64_t h = config_.hidden_size;
     EncoderWorkspace ws;
     ws.max_tokens = max_tokens;
-    ws.ids = backend_.alloc(DType::kI32, max_tokens, 1);
-    ws.position_ids = backend_.alloc(DType::kI32, max_tokens, 1);
-    ws.x = backend_.alloc(t, max_tokens, h);
-    ws.y = backend_.alloc(t, max_tokens, h);
-    ws.qkv = backend_.alloc(t, max_tokens, 3 * h);
-    ws.context = backend_.alloc(t, max_tokens, h);
-    ws.ffn = backend_.alloc(t, max_tokens, config_.intermediate_size);
+    BGE_ASSIGN_OR_RETURN(ws.ids, backend_.alloc(DType::kI32, max_tokens, 1));
+    BGE_ASSIGN_OR_RETURN(ws.position_ids, backend_.alloc(DType::kI32, max_tokens, 1));
+    BGE_ASSIGN_OR_RETURN(ws.cu_seqlens, backend_.alloc(DType::kI32, max_tokens + 1, 1));
+    BGE_ASSIGN_OR_RETURN(ws.x, backend_.alloc(t, max_tokens, h));
+    BGE_ASSIGN_OR_RETURN(ws.y, backend_.alloc(t, max_tokens, h));
+    BGE_ASSIGN_OR_RETURN(ws.qkv, backend_.alloc(t, max_tokens, 3 * h));
+    BGE_ASSIGN_OR_RETURN(ws.context, backend_.alloc(t, max_tokens, h));
+    BGE_ASSIGN_OR_RETURN(ws.ffn, backend_.alloc(t, std::min(max_tokens, kFfnChunkTokens), config_.intermediate_size));
     ws.host_position_ids.resize(static_cast<size_t>(max_tokens));
     return ws;
 }
@@ -106,26 +110,32 @@ Tensor XlmrEncoder::forward(const PackedBatch& batch, EncoderWorkspace& ws) cons
     }
     const Tensor ids = ws.ids.view.row_slice(0, n);                 // I32 [n, 1]
     const Tensor positions = ws.position_ids.view.row_slice(0, n);  // I32 [n, 1]
+    SeqLayout layout{batch.cu_seqlens, ws.cu_seqlens.view.row_slice(0, batch.n_seqs() + 1), 0};
+    for (int32_t s = 0; s < batch.n_seqs(); ++s) layout.max_seqlen = std::max(layout.max_seqlen, batch.seq_length(s));
     backend_.copy_to_device(batch.input_ids.data(), ids);
     backend_.copy_to_device(ws.host_position_ids.data(), positions);
+    backend_.copy_to_device(batch.cu_seqlens.data(), layout.cu_seqlens_device);
 
     Tensor x = ws.x.view.row_slice(0, n);                    // [n, hidden]
     Tensor y = ws.y.view.row_slice(0, n);                    // [n, hidden]
     const Tensor qkv = ws.qkv.view.row_slice(0, n);          // [n, 3 * hidden]
     const Tensor context = ws.context.view.row_slice(0, n);  // [n, hidden]
-    const Tensor ffn = ws.ffn.view.row_slice(0, n);          // [n, intermediate]
     const float eps = config_.layer_norm_eps;
 
     backend_.embed(ids, positions, word_embeddings_.view, position_embeddings_.view, token_type_embedding_.view,
                    embed_ln_gamma_.view, embed_ln_beta_.view, eps, x);
     for (const Layer& layer : layers_) {
         backend_.linear(x, *layer.qkv, Activation::kNone, qkv);
-        backend_.attention(qkv, batch.cu_seqlens, config_.num_attention_heads, context);
+        backend_.attention(qkv, layout, config_.num_attention_heads, context);
         backend_.linear(context, *layer.attn_out, Activation::kNone, y);
         backend_.add_layer_norm(y, x, layer.attn_ln_gamma.view, layer.attn_ln_beta.view, eps);
         std::swap(x, y);
-        backend_.linear(x, *layer.ffn_in, Activation::kGelu, ffn);
-        backend_.linear(ffn, *layer.ffn_out, Activation::kNone, y);
+        for (int64_t r = 0; r < n; r += ws.ffn.view.rows) {
+            const int64_t rows = std::min(ws.ffn.view.rows, n - r);
+            const Tensor ffn = ws.ffn.view.row_slice(0, rows);  // [rows, intermediate]
+            backend_.linear(x.row_slice(r, rows), *layer.ffn_in, Activation::kGelu, ffn);
+            backend_.linear(ffn, *layer.ffn_out, Activation::kNone, y.row_slice(r, rows));
+        }
         backend_.add_layer_norm(y, x, layer.ffn_ln_gamma.view, layer.ffn_ln_beta.view, eps);
         std::swap(x, y);
     }

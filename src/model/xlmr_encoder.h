@@ -13,15 +13,20 @@
 namespace bge {
 
 // Activations for batches of up to `max_tokens` tokens, allocated once per worker.
+// The feed-forward block is row-wise, so it runs over chunks of at most this many tokens: its
+// [tokens, intermediate] buffer, 4x the hidden state, would otherwise be the largest activation.
+inline constexpr int64_t kFfnChunkTokens = 8192;
+
 struct EncoderWorkspace {
     int64_t max_tokens = 0;
     DeviceTensor ids;           // I32 [max_tokens, 1]
     DeviceTensor position_ids;  // I32 [max_tokens, 1]
+    DeviceTensor cu_seqlens;    // I32 [max_tokens + 1, 1]: every sequence has at least one token
     DeviceTensor x;             // [max_tokens, hidden] the running hidden state
     DeviceTensor y;             // [max_tokens, hidden] sub-layer output, swapped with x after each LayerNorm
     DeviceTensor qkv;           // [max_tokens, 3 * hidden]
     DeviceTensor context;       // [max_tokens, hidden] attention output before Wo
-    DeviceTensor ffn;           // [max_tokens, intermediate]
+    DeviceTensor ffn;           // [min(max_tokens, kFfnChunkTokens), intermediate]
     std::vector<int32_t> host_position_ids;
 };
 
@@ -31,10 +36,13 @@ class XlmrEncoder {
     static StatusOr<std::unique_ptr<XlmrEncoder>> load(const XlmrConfig& config, const WeightReader& weights,
                                                        Backend& backend);
 
-    EncoderWorkspace make_workspace(int64_t max_tokens) const;
+    // kResourceExhausted when the device cannot hold it.
+    StatusOr<EncoderWorkspace> make_workspace(int64_t max_tokens) const;
 
-    // Last hidden state [n_tokens, hidden] of the packed batch, a view into `ws` valid until the next call.
+    // Queues the forward pass. Last hidden state [n_tokens, hidden] (activation dtype) of the packed batch, a
+    // view into `ws` valid until the next call; the batch's offsets on the device are `ws.cu_seqlens`.
     // Every id must be < vocab_size and every sequence at most max_input_length() long (checked).
+    // Device errors surface from backend().synchronize().
     Tensor forward(const PackedBatch& batch, EncoderWorkspace& ws) const;
 
     const XlmrConfig& config() const { return config_; }
@@ -44,10 +52,10 @@ class XlmrEncoder {
     struct Layer {
         std::unique_ptr<LinearWeight> qkv;         // [3 * hidden, hidden]: query | key | value
         std::unique_ptr<LinearWeight> attn_out;    // [hidden, hidden]
-        DeviceTensor attn_ln_gamma, attn_ln_beta;  // [1, hidden]
+        DeviceTensor attn_ln_gamma, attn_ln_beta;  // F32 [1, hidden]
         std::unique_ptr<LinearWeight> ffn_in;      // [intermediate, hidden]
         std::unique_ptr<LinearWeight> ffn_out;     // [hidden, intermediate]
-        DeviceTensor ffn_ln_gamma, ffn_ln_beta;    // [1, hidden]
+        DeviceTensor ffn_ln_gamma, ffn_ln_beta;    // F32 [1, hidden]
     };
 
     XlmrEncoder(const XlmrConfig& config, Backend& backend) : config_(config), backend_(backend) {}
@@ -58,7 +66,7 @@ class XlmrEncoder {
     DeviceTensor word_embeddings_;                 // [vocab, hidden]
     DeviceTensor position_embeddings_;             // [max_positions, hidden]
     DeviceTensor token_type_embedding_;            // [1, hidden]: row 0, the only type XLM-R inputs use
-    DeviceTensor embed_ln_gamma_, embed_ln_beta_;  // [1, hidden]
+    DeviceTensor embed_ln_gamma_, embed_ln_beta_;  // F32 [1, hidden]
     std::vector<Layer> layers_;
 };
 

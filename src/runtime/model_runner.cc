@@ -4,9 +4,9 @@
 #include <cmath>
 #include <numeric>
 
-#include "backend/cpu/cpu_backend.h"
 #include "io/model_dir.h"
 #include "model/weight_reader.h"
+#include "runtime/device.h"
 
 namespace bge {
 
@@ -29,7 +29,7 @@ Status ModelRunner::load(const std::string& dir, const EngineOptions& options, M
     BGE_ASSIGN_OR_RETURN(tokenizer_, Tokenizer::open(dir));
     if (options.n_threads < 0) return invalid_argument("n_threads must be >= 0");
     if (options.max_batch_tokens < 1) return invalid_argument("max_batch_tokens must be >= 1");
-    backend_ = make_cpu_backend(options.n_threads);
+    BGE_ASSIGN_OR_RETURN(backend_, make_backend(options));
 
     BGE_ASSIGN_OR_RETURN(io::TensorMap tensors, io::read_weight_files(files.weight_files));
     const std::string prefix = encoder_prefix(tensors);
@@ -55,15 +55,18 @@ Status ModelRunner::load(const std::string& dir, const EngineOptions& options, M
         if (!heads.ok()) return heads.status().with_context(files.sparse_linear + " / " + files.colbert_linear);
         m3_heads_ = std::move(heads).value();
     } else {
-        BGE_ASSIGN_OR_RETURN(classifier_, ClassifierHead::load(tensors, config_.hidden_size));
+        BGE_ASSIGN_OR_RETURN(classifier_, ClassifierHead::load(tensors, config_.hidden_size, *backend_));
     }
 
     // Every valid input fits in one batch.
     max_tokens_ = std::max<int64_t>(options.max_batch_tokens, config_.max_input_length());
-    encoder_ws_ = encoder_->make_workspace(max_tokens_);
-    if (m3_heads_) heads_ws_ = m3_heads_->make_workspace(max_tokens_);
-    // Every sequence has at least <s> and </s>.
-    heads_ws_.cls.reserve(static_cast<size_t>(max_tokens_ / 2 * config_.hidden_size));
+    BGE_ASSIGN_OR_RETURN(encoder_ws_, encoder_->make_workspace(max_tokens_));
+    if (m3_heads_) {
+        BGE_ASSIGN_OR_RETURN(heads_ws_, m3_heads_->make_workspace(max_tokens_));
+    }
+    if (classifier_) {
+        BGE_ASSIGN_OR_RETURN(classifier_ws_, classifier_->make_workspace(max_tokens_));
+    }
 
     info_.dir = dir;
     info_.kind = model_kind_name(config_.kind);
@@ -77,7 +80,12 @@ Status ModelRunner::load(const std::string& dir, const EngineOptions& options, M
     info_.weights_dtype = dtype_name(stored);
     info_.compute_dtype = dtype_name(backend_->activation_dtype());
     info_.backend = backend_->name();
-    info_.cpu_isa = cpu_isa_in_use();
+    if (info_.backend == "cpu") info_.cpu_isa = cpu_isa_in_use();
+    info_.device = backend_->device_description();
+    const DeviceMemoryInfo memory = backend_->memory_info();
+    info_.device_memory_total_bytes = memory.total_bytes;
+    info_.device_memory_free_bytes = memory.free_bytes;
+    info_.model_memory_bytes = memory.allocated_bytes;
     info_.has_sparse = m3_heads_ && m3_heads_->has_sparse();
     info_.has_colbert = m3_heads_ && m3_heads_->has_colbert();
     info_.colbert_dim = m3_heads_ ? m3_heads_->colbert_dim() : 0;
@@ -85,7 +93,7 @@ Status ModelRunner::load(const std::string& dir, const EngineOptions& options, M
 }
 
 template <typename Run>
-void ModelRunner::for_each_batch(const std::vector<std::vector<int32_t>>& sequences, Run&& run) {
+Status ModelRunner::for_each_batch(const std::vector<std::vector<int32_t>>& sequences, Run&& run) {
     std::vector<size_t> order(sequences.size());
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(),
@@ -99,8 +107,9 @@ void ModelRunner::for_each_batch(const std::vector<std::vector<int32_t>>& sequen
             members.push_back(order[i]);
             ++i;
         }
-        run(batch, members);
+        BGE_RETURN_IF_ERROR(run(batch, members));
     }
+    return ok_status();
 }
 
 StatusOr<std::vector<Embedding>> ModelRunner::embed(std::span<const std::string> texts, const EmbedOptions& options) {
@@ -122,11 +131,13 @@ StatusOr<std::vector<Embedding>> ModelRunner::embed(std::span<const std::string>
     std::vector<Embedding> result(texts.size());
     std::lock_guard lock(mutex_);
     std::vector<Embedding> batch_out;
-    for_each_batch(sequences, [&](const PackedBatch& batch, const std::vector<size_t>& members) {
-        const Tensor hidden = encoder_->forward(batch, encoder_ws_);  // [n_tokens, hidden]
-        m3_heads_->compute(batch, hidden, options, heads_ws_, batch_out);
+    BGE_RETURN_IF_ERROR(for_each_batch(sequences, [&](const PackedBatch& batch, const std::vector<size_t>& members) {
+        const Tensor hidden = encoder_->forward(batch, encoder_ws_);                         // [n_tokens, hidden]
+        const Tensor seq_starts = encoder_ws_.cu_seqlens.view.row_slice(0, batch.n_seqs());  // I32 [n_seqs, 1]
+        BGE_RETURN_IF_ERROR(m3_heads_->compute(batch, hidden, seq_starts, options, heads_ws_, batch_out));
         for (size_t k = 0; k < members.size(); ++k) result[members[k]] = std::move(batch_out[k]);
-    });
+        return ok_status();
+    }));
     return result;
 }
 
@@ -139,17 +150,18 @@ StatusOr<std::vector<RerankScore>> ModelRunner::rerank(std::span<const TextPair>
     }
     std::vector<RerankScore> result(pairs.size());
     std::lock_guard lock(mutex_);
-    for_each_batch(sequences, [&](const PackedBatch& batch, const std::vector<size_t>& members) {
-        const Tensor hidden = encoder_->forward(batch, encoder_ws_);  // [n_tokens, hidden]
-        copy_cls_rows(*backend_, batch, hidden, heads_ws_.cls);
-        const std::vector<float> logits = classifier_->logits(heads_ws_.cls.data(), batch.n_seqs());
+    BGE_RETURN_IF_ERROR(for_each_batch(sequences, [&](const PackedBatch& batch, const std::vector<size_t>& members) {
+        const Tensor hidden = encoder_->forward(batch, encoder_ws_);                         // [n_tokens, hidden]
+        const Tensor seq_starts = encoder_ws_.cu_seqlens.view.row_slice(0, batch.n_seqs());  // I32 [n_seqs, 1]
+        BGE_ASSIGN_OR_RETURN(const std::vector<float> logits, classifier_->logits(hidden, seq_starts, classifier_ws_));
         for (size_t k = 0; k < members.size(); ++k) {
             RerankScore& r = result[members[k]];
             r.n_tokens = batch.seq_length(static_cast<int32_t>(k));
             r.logit = logits[k];
             r.score = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(logits[k]))));
         }
-    });
+        return ok_status();
+    }));
     return result;
 }
 

@@ -34,8 +34,9 @@ class ModelRunner {
     Status load(const std::string& dir, const EngineOptions& options, ModelKind expected);
     // Packs `sequences` into batches of at most max_tokens_ tokens, longest first, and calls
     // run(batch, indices) with the input positions of the batch's sequences.
+    // Stops at the first error run() returns.
     template <typename Run>
-    void for_each_batch(const std::vector<std::vector<int32_t>>& sequences, Run&& run);
+    Status for_each_batch(const std::vector<std::vector<int32_t>>& sequences, Run&& run);
 
     ModelInfo info_;
     XlmrConfig config_;
@@ -49,6 +50,7 @@ class ModelRunner {
     std::mutex mutex_;  // one forward at a time: the workspaces below are shared
     EncoderWorkspace encoder_ws_;
     M3Heads::Workspace heads_ws_;
+    ClassifierHead::Workspace classifier_ws_;
 };
 
 }  // namespace bge

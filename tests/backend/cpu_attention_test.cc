@@ -54,9 +54,10 @@ Batch make_batch(const std::vector<int32_t>& lengths, int64_t hidden, uint32_t s
 // F32 [n_tokens, hidden] attention output of the backend.
 std::vector<float> run_attention(Backend& backend, const Batch& b, int64_t hidden, int n_heads) {
     const int64_t n = b.cu_seqlens.back();
-    DeviceTensor qkv = backend.upload(b.qkv.data(), n, 3 * hidden, DType::kF32);
-    DeviceTensor out = backend.alloc(DType::kF32, n, hidden);
-    backend.attention(qkv.view, b.cu_seqlens, n_heads, out.view);
+    DeviceTensor qkv = test::ok_value(backend.upload(b.qkv.data(), n, 3 * hidden, DType::kF32));
+    DeviceTensor out = test::ok_value(backend.alloc(DType::kF32, n, hidden));
+    const test::DeviceLayout layout = test::device_layout(backend, b.cu_seqlens);
+    backend.attention(qkv.view, layout.layout, n_heads, out.view);
     return test::to_host(backend, out.view);
 }
 

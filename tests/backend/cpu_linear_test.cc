@@ -31,7 +31,7 @@ struct Layer {
 Layer make_layer(Backend& backend, int64_t in, int64_t out, bool bias, uint32_t seed) {
     Layer l{in, out, test::random_floats(out * in, seed, -0.5f, 0.5f), {}, nullptr};
     if (bias) l.b = test::random_floats(out, seed + 1);
-    l.weight = backend.make_linear(l.w.data(), bias ? l.b.data() : nullptr, out, in);
+    l.weight = test::ok_value(backend.make_linear(l.w.data(), bias ? l.b.data() : nullptr, out, in));
     return l;
 }
 
@@ -41,8 +41,8 @@ void check_linear(Backend& backend, const Layer& l, int64_t n, Activation act, u
     SCOPED_TRACE(testing::Message() << "n=" << n << " in=" << l.in << " out=" << l.out
                                     << " act=" << static_cast<int>(act) << " bias=" << !l.b.empty());
     const std::vector<float> x = test::random_floats(n * l.in, seed);
-    DeviceTensor xd = backend.upload(x.data(), n, l.in, DType::kF32);
-    DeviceTensor yd = backend.alloc(DType::kF32, n, l.out);
+    DeviceTensor xd = test::ok_value(backend.upload(x.data(), n, l.in, DType::kF32));
+    DeviceTensor yd = test::ok_value(backend.alloc(DType::kF32, n, l.out));
     backend.linear(xd.view, *l.weight, act, yd.view);
     const std::vector<float> y = test::to_host(backend, yd.view);
     int failures = 0;
@@ -98,8 +98,8 @@ TEST(CpuLinearTest, RowCountsAndLayersShareNothing) {
 TEST(CpuLinearTest, EmptyInput) {
     auto backend = make_cpu_backend(1);
     const Layer l = make_layer(*backend, 8, 4, true, 7);
-    DeviceTensor x = backend->alloc(DType::kF32, 0, 8);
-    DeviceTensor y = backend->alloc(DType::kF32, 0, 4);
+    DeviceTensor x = test::ok_value(backend->alloc(DType::kF32, 0, 8));
+    DeviceTensor y = test::ok_value(backend->alloc(DType::kF32, 0, 4));
     backend->linear(x.view, *l.weight, Activation::kNone, y.view);
 }
 

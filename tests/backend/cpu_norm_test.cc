@@ -39,10 +39,10 @@ TEST(CpuNormTest, AddLayerNormMatchesReference) {
             const std::vector<float> gamma = test::random_floats(hidden, seed++, 0.5f, 1.5f);
             const std::vector<float> beta = test::random_floats(hidden, seed++);
             const float eps = 1e-5f;
-            DeviceTensor xd = backend->upload(x.data(), n, hidden, DType::kF32);
-            DeviceTensor rd = backend->upload(res.data(), n, hidden, DType::kF32);
-            DeviceTensor gd = backend->upload(gamma.data(), 1, hidden, DType::kF32);
-            DeviceTensor bd = backend->upload(beta.data(), 1, hidden, DType::kF32);
+            DeviceTensor xd = test::ok_value(backend->upload(x.data(), n, hidden, DType::kF32));
+            DeviceTensor rd = test::ok_value(backend->upload(res.data(), n, hidden, DType::kF32));
+            DeviceTensor gd = test::ok_value(backend->upload(gamma.data(), 1, hidden, DType::kF32));
+            DeviceTensor bd = test::ok_value(backend->upload(beta.data(), 1, hidden, DType::kF32));
             backend->add_layer_norm(xd.view, rd.view, gd.view, bd.view, eps);
             const std::vector<float> got = test::to_host(*backend, xd.view);
             for (int64_t r = 0; r < n; ++r) {
@@ -71,16 +71,16 @@ TEST(CpuNormTest, EmbedMatchesReference) {
     const std::vector<int32_t> pos = {2, 3, 4, 5, 39, 2, 0, 3, 4};
     const float eps = 1e-5f;
 
-    DeviceTensor ids_d = backend->alloc(DType::kI32, n, 1);
-    DeviceTensor pos_d = backend->alloc(DType::kI32, n, 1);
+    DeviceTensor ids_d = test::ok_value(backend->alloc(DType::kI32, n, 1));
+    DeviceTensor pos_d = test::ok_value(backend->alloc(DType::kI32, n, 1));
     backend->copy_to_device(ids.data(), ids_d.view);
     backend->copy_to_device(pos.data(), pos_d.view);
-    DeviceTensor word_d = backend->upload(word.data(), vocab, hidden, DType::kF32);
-    DeviceTensor pos_tab = backend->upload(position.data(), max_pos, hidden, DType::kF32);
-    DeviceTensor tt_d = backend->upload(token_type.data(), 1, hidden, DType::kF32);
-    DeviceTensor g_d = backend->upload(gamma.data(), 1, hidden, DType::kF32);
-    DeviceTensor b_d = backend->upload(beta.data(), 1, hidden, DType::kF32);
-    DeviceTensor out = backend->alloc(DType::kF32, n, hidden);
+    DeviceTensor word_d = test::ok_value(backend->upload(word.data(), vocab, hidden, DType::kF32));
+    DeviceTensor pos_tab = test::ok_value(backend->upload(position.data(), max_pos, hidden, DType::kF32));
+    DeviceTensor tt_d = test::ok_value(backend->upload(token_type.data(), 1, hidden, DType::kF32));
+    DeviceTensor g_d = test::ok_value(backend->upload(gamma.data(), 1, hidden, DType::kF32));
+    DeviceTensor b_d = test::ok_value(backend->upload(beta.data(), 1, hidden, DType::kF32));
+    DeviceTensor out = test::ok_value(backend->alloc(DType::kF32, n, hidden));
     backend->embed(ids_d.view, pos_d.view, word_d.view, pos_tab.view, tt_d.view, g_d.view, b_d.view, eps, out.view);
 
     const std::vector<float> got = test::to_host(*backend, out.view);

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <string>
 #include <utility>
 
 #include "backend/cpu/cpu_attention.h"
@@ -23,12 +24,21 @@ class CpuBackend final : public Backend {
         : n_threads_(n_threads > 0 ? n_threads : omp_get_num_procs()), engine_(std::move(engine)), linear_(engine_) {}
 
     std::string name() const override { return "cpu"; }
+    std::string device_description() const override {
+        return "CPU, " + std::to_string(n_threads_) + " OpenMP threads per op";
+    }
+    DeviceMemoryInfo memory_info() const override { return {0, 0, allocated_bytes_}; }
     DType activation_dtype() const override { return DType::kF32; }
 
-    DeviceTensor alloc(DType dtype, int64_t rows, int64_t cols) override {
+    StatusOr<DeviceTensor> alloc(DType dtype, int64_t rows, int64_t cols) override {
         BGE_CHECK(rows >= 0 && cols >= 0);
-        void* p = cpu::aligned_alloc_or_die(static_cast<size_t>(rows * cols) * dtype_size(dtype));
-        return {DeviceMemory(p, [](void* q) { std::free(q); }), Tensor{p, dtype, rows, cols}};
+        const size_t bytes = static_cast<size_t>(rows * cols) * dtype_size(dtype);
+        void* p = cpu::aligned_alloc_or_null(bytes);
+        if (p == nullptr) {
+            return resource_exhausted("cpu backend: allocating " + std::to_string(bytes) + " bytes failed");
+        }
+        allocated_bytes_ += static_cast<int64_t>(bytes);
+        return DeviceTensor{DeviceMemory(p, [](void* q) { std::free(q); }), Tensor{p, dtype, rows, cols}};
     }
     void copy_to_device(const void* host, const Tensor& dst) override {
         if (dst.bytes() > 0) std::memcpy(dst.data, host, dst.bytes());
@@ -36,22 +46,33 @@ class CpuBackend final : public Backend {
     void copy_to_host(const Tensor& src, void* host) override {
         if (src.bytes() > 0) std::memcpy(host, src.data, src.bytes());
     }
-    DeviceTensor upload(const float* host, int64_t rows, int64_t cols, DType dtype) override {
+    StatusOr<DeviceTensor> upload(const float* host, int64_t rows, int64_t cols, DType dtype) override {
         BGE_CHECK(dtype == DType::kF32);  // every CPU op works on fp32
-        DeviceTensor t = alloc(dtype, rows, cols);
+        BGE_ASSIGN_OR_RETURN(DeviceTensor t, alloc(dtype, rows, cols));
         copy_to_device(host, t.view);
         return t;
     }
+    Status synchronize() override { return ok_status(); }  // every op has finished when it returns
 
-    std::unique_ptr<LinearWeight> make_linear(const float* w, const float* b, int64_t out, int64_t in) override {
+    StatusOr<std::unique_ptr<LinearWeight>> make_linear(const float* w, const float* b, int64_t out,
+                                                        int64_t in) override {
         use_threads();
-        return cpu::make_cpu_linear(engine_, w, b, out, in);
+        return std::unique_ptr<LinearWeight>(cpu::make_cpu_linear(engine_, w, b, out, in));
     }
     void linear(const Tensor& x, const LinearWeight& w, Activation act, const Tensor& y) override {
         const auto* cw = dynamic_cast<const cpu::CpuLinearWeight*>(&w);
         BGE_CHECK(cw != nullptr);  // made by a CPU backend
         use_threads();
         linear_.run(x, *cw, act, y);
+    }
+    void gather_rows(const Tensor& x, const Tensor& rows, const Tensor& out) override {
+        BGE_CHECK(x.dtype == DType::kF32 && out.dtype == DType::kF32 && rows.dtype == DType::kI32);
+        BGE_CHECK(out.cols == x.cols && rows.rows == out.rows);
+        const auto* index = static_cast<const int32_t*>(rows.data);
+        for (int64_t i = 0; i < out.rows; ++i) {
+            BGE_CHECK(index[i] >= 0 && index[i] < x.rows);
+            std::memcpy(out.row_slice(i, 1).data, x.row_slice(index[i], 1).data, x.row_slice(0, 1).bytes());
+        }
     }
     void embed(const Tensor& ids, const Tensor& position_ids, const Tensor& word, const Tensor& position,
                const Tensor& token_type, const Tensor& gamma, const Tensor& beta, float eps,
@@ -62,8 +83,8 @@ class CpuBackend final : public Backend {
                         float eps) override {
         cpu::add_layer_norm(x, residual, gamma, beta, eps, n_threads_);
     }
-    void attention(const Tensor& qkv, std::span<const int32_t> cu_seqlens, int n_heads, const Tensor& out) override {
-        attention_.run(qkv, cu_seqlens, n_heads, out, n_threads_);
+    void attention(const Tensor& qkv, const SeqLayout& layout, int n_heads, const Tensor& out) override {
+        attention_.run(qkv, layout.cu_seqlens, n_heads, out, n_threads_);
     }
 
  private:
@@ -74,6 +95,7 @@ class CpuBackend final : public Backend {
     dnnl::engine engine_;
     cpu::LinearRunner linear_;
     cpu::AttentionRunner attention_;
+    int64_t allocated_bytes_ = 0;
 };
 
 const char* onednn_isa_name(dnnl_cpu_isa_t isa) {

@@ -1,0 +1,60 @@
+// Linear layers on cuBLASLt: y [n, out] = x [n, in] · Wᵀ + b with the bias fused in the GEMM's epilogue.
+// cuBLASLt's GELU epilogue is the tanh approximation, so exact GELU and tanh run as a kernel after it.
+// Descriptors and the heuristic's algorithm are made once per shape and cached.
+#pragma once
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+#include "backend/backend.h"
+
+namespace bge::cuda {
+
+class CudaLinearWeight : public LinearWeight {
+ public:
+    DeviceTensor weight;    // [out, in] in the compute dtype
+    DeviceTensor bias;      // [1, out] in the compute dtype (empty: no bias)
+    DeviceTensor bias_f32;  // F32 [1, out], for F32 outputs
+};
+
+class LinearRunner {
+ public:
+    LinearRunner() = default;
+    ~LinearRunner();
+    LinearRunner(const LinearRunner&) = delete;
+    LinearRunner& operator=(const LinearRunner&) = delete;
+
+    // Creates the handle and the GEMM workspace (device memory; before any forward).
+    Status init(cudaStream_t stream);
+    // Queues y = x · Wᵀ + b. A cuBLASLt failure is returned (the caller makes it sticky).
+    Status run(const Tensor& x, const CudaLinearWeight& w, const Tensor& y);
+
+ private:
+    struct Key {
+        int64_t n, in, out;
+        DType x_dtype, y_dtype;
+        bool bias;
+        bool operator==(const Key&) const = default;
+    };
+    struct KeyHash {
+        size_t operator()(const Key& k) const;
+    };
+    struct Plan {
+        cublasLtMatmulDesc_t desc = nullptr;
+        cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+        cublasLtMatmulAlgo_t algo{};
+    };
+    StatusOr<Plan*> plan_for(const Key& key);
+
+    cudaStream_t stream_ = nullptr;
+    cublasLtHandle_t handle_ = nullptr;
+    void* workspace_ = nullptr;
+    size_t workspace_bytes_ = 0;
+    std::unordered_map<Key, Plan, KeyHash> plans_;
+};
+
+}  // namespace bge::cuda

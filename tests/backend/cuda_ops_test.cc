@@ -1,0 +1,215 @@
+// Every CUDA op against the CPU backend on the same random inputs, in F32, F16 and BF16 (label "cuda";
+// skipped without a GPU). Bounds are relative errors ‖cuda − cpu‖ / ‖cpu‖ (cuda_test_util.h): F32 1e-5,
+// F16 3e-3, BF16 2e-2, where a wrong index or a missed tile gives errors of order 1. Outputs are poisoned
+// first so that an unwritten element fails.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "backend/cpu/cpu_backend.h"
+#include "cuda_test_util.h"
+
+namespace bge {
+namespace {
+
+class CudaOps : public ::testing::TestWithParam<DType> {
+ protected:
+    void SetUp() override { cpu_ = make_cpu_backend(2); }
+    // A device tensor of `dtype` [rows, cols] filled with NaN.
+    DeviceTensor poisoned(Backend& cuda, DType dtype, int64_t rows, int64_t cols) {
+        const std::vector<float> nan(static_cast<size_t>(rows * cols), std::numeric_limits<float>::quiet_NaN());
+        return test::ok_value(cuda.upload(nan.data(), rows, cols, dtype));
+    }
+    // `host` rounded to `dtype` and back (what the GPU computes on).
+    static std::vector<float> rounded(const std::vector<float>& host, DType dtype, Backend& cuda) {
+        DeviceTensor t = test::ok_value(cuda.upload(host.data(), 1, static_cast<int64_t>(host.size()), dtype));
+        return test::to_host_f32(cuda, t.view);
+    }
+    std::unique_ptr<Backend> cpu_;
+};
+
+TEST_P(CudaOps, LinearMatchesCpu) {
+    const DType dtype = GetParam();
+    BGE_CUDA_BACKEND_OR_SKIP(cuda, dtype);
+    struct Case {
+        int64_t n, in, out;
+        bool bias;
+        Activation act;
+        bool f32_out;
+    };
+    for (const Case& c :
+         {Case{7, 64, 96, true, Activation::kNone, false}, Case{130, 256, 1024, true, Activation::kGelu, false},
+          Case{33, 128, 128, true, Activation::kTanh, false}, Case{1, 64, 1, true, Activation::kNone, true},
+          Case{300, 256, 128, true, Activation::kNone, true}, Case{5, 32, 48, false, Activation::kNone, false}}) {
+        SCOPED_TRACE(testing::Message() << "n=" << c.n << " in=" << c.in << " out=" << c.out
+                                        << " act=" << static_cast<int>(c.act) << " f32_out=" << c.f32_out);
+        const auto w = rounded(test::random_floats(c.out * c.in, 1, -0.1f, 0.1f), dtype, *cuda);
+        const auto b = rounded(test::random_floats(c.out, 2), dtype, *cuda);
+        const auto x = rounded(test::random_floats(c.n * c.in, 3), dtype, *cuda);
+        auto cpu_w = test::ok_value(cpu_->make_linear(w.data(), c.bias ? b.data() : nullptr, c.out, c.in));
+        auto cuda_w = test::ok_value(cuda->make_linear(w.data(), c.bias ? b.data() : nullptr, c.out, c.in));
+        DeviceTensor cx = test::ok_value(cpu_->upload(x.data(), c.n, c.in, DType::kF32));
+        DeviceTensor cy = test::ok_value(cpu_->alloc(DType::kF32, c.n, c.out));
+        cpu_->linear(cx.view, *cpu_w, c.act, cy.view);
+        DeviceTensor gx = test::ok_value(cuda->upload(x.data(), c.n, c.in, dtype));
+        DeviceTensor gy = poisoned(*cuda, c.f32_out ? DType::kF32 : dtype, c.n, c.out);
+        cuda->linear(gx.view, *cuda_w, c.act, gy.view);
+        const auto got = test::to_host_f32(*cuda, gy.view);
+        ASSERT_TRUE(cuda->synchronize().ok()) << cuda->synchronize().to_string();
+        EXPECT_LT(test::relative_error(got, test::to_host(*cpu_, cy.view)), test::op_tolerance(dtype));
+    }
+}
+
+TEST_P(CudaOps, EmbedAndAddLayerNormMatchCpu) {
+    const DType dtype = GetParam();
+    BGE_CUDA_BACKEND_OR_SKIP(cuda, dtype);
+    for (const int64_t hidden : {32, 1024}) {
+        SCOPED_TRACE(testing::Message() << "hidden=" << hidden);
+        const int64_t vocab = 300, max_pos = 80, n = 77;
+        const auto word = rounded(test::random_floats(vocab * hidden, 1), dtype, *cuda);
+        const auto position = rounded(test::random_floats(max_pos * hidden, 2), dtype, *cuda);
+        const auto token_type = rounded(test::random_floats(hidden, 3), dtype, *cuda);
+        const auto gamma = test::random_floats(hidden, 4, 0.5f, 1.5f);
+        const auto beta = test::random_floats(hidden, 5);
+        std::vector<int32_t> ids(n), pos(n);
+        for (int64_t i = 0; i < n; ++i) {
+            ids[i] = static_cast<int32_t>((i * 37 + 11) % vocab);
+            pos[i] = static_cast<int32_t>(2 + i % (max_pos - 2));
+        }
+        std::vector<float> want, got;
+        for (Backend* b : {cpu_.get(), cuda.get()}) {
+            const DType t = b == cpu_.get() ? DType::kF32 : dtype;
+            DeviceTensor ids_d = test::ok_value(b->alloc(DType::kI32, n, 1));
+            DeviceTensor pos_d = test::ok_value(b->alloc(DType::kI32, n, 1));
+            b->copy_to_device(ids.data(), ids_d.view);
+            b->copy_to_device(pos.data(), pos_d.view);
+            DeviceTensor w = test::ok_value(b->upload(word.data(), vocab, hidden, t));
+            DeviceTensor p = test::ok_value(b->upload(position.data(), max_pos, hidden, t));
+            DeviceTensor tt = test::ok_value(b->upload(token_type.data(), 1, hidden, t));
+            DeviceTensor g = test::ok_value(b->upload(gamma.data(), 1, hidden, DType::kF32));
+            DeviceTensor be = test::ok_value(b->upload(beta.data(), 1, hidden, DType::kF32));
+            DeviceTensor out =
+                b == cpu_.get() ? test::ok_value(b->alloc(DType::kF32, n, hidden)) : poisoned(*cuda, t, n, hidden);
+            b->embed(ids_d.view, pos_d.view, w.view, p.view, tt.view, g.view, be.view, 1e-5f, out.view);
+            // Then x = LN(x + word rows 0..n-1) as the residual.
+            b->add_layer_norm(out.view, w.view.row_slice(0, n), g.view, be.view, 1e-5f);
+            (b == cpu_.get() ? want : got) = test::to_host_f32(*b, out.view);
+        }
+        ASSERT_TRUE(cuda->synchronize().ok());
+        EXPECT_LT(test::relative_error(got, want), test::op_tolerance(dtype));
+    }
+}
+
+TEST_P(CudaOps, GatherRowsConverts) {
+    const DType dtype = GetParam();
+    BGE_CUDA_BACKEND_OR_SKIP(cuda, dtype);
+    const auto x = rounded(test::random_floats(20 * 40, 9), dtype, *cuda);
+    DeviceTensor xd = test::ok_value(cuda->upload(x.data(), 20, 40, dtype));
+    const std::vector<int32_t> rows = {19, 0, 7, 7};
+    DeviceTensor rd = test::ok_value(cuda->alloc(DType::kI32, 4, 1));
+    cuda->copy_to_device(rows.data(), rd.view);
+    DeviceTensor out = poisoned(*cuda, DType::kF32, 4, 40);
+    cuda->gather_rows(xd.view, rd.view, out.view);
+    const auto got = test::to_host_f32(*cuda, out.view);
+    ASSERT_TRUE(cuda->synchronize().ok());
+    for (size_t i = 0; i < rows.size(); ++i) {
+        for (int c = 0; c < 40; ++c) ASSERT_EQ(got[i * 40 + c], x[rows[i] * 40 + c]) << "row " << i;
+    }
+}
+
+// Q, K, V rounded to the dtype; the CPU computes on the same values.
+struct AttentionCase {
+    std::vector<int32_t> cu_seqlens;
+    std::vector<float> qkv;  // [n_tokens, 3 * hidden]
+};
+
+AttentionCase attention_case(const std::vector<int32_t>& lengths, int64_t hidden, uint32_t seed) {
+    AttentionCase c{{0}, {}};
+    for (int32_t len : lengths) c.cu_seqlens.push_back(c.cu_seqlens.back() + len);
+    c.qkv = test::random_floats(static_cast<size_t>(c.cu_seqlens.back()) * 3 * hidden, seed, -2.f, 2.f);
+    return c;
+}
+
+std::vector<float> run_attention(Backend& b, DType t, const AttentionCase& c, int64_t hidden, int n_heads) {
+    const int64_t n = c.cu_seqlens.back();
+    DeviceTensor qkv = test::ok_value(b.upload(c.qkv.data(), n, 3 * hidden, t));
+    const std::vector<float> nan(static_cast<size_t>(n * hidden), std::numeric_limits<float>::quiet_NaN());
+    DeviceTensor out = test::ok_value(b.upload(nan.data(), n, hidden, t));
+    const test::DeviceLayout layout = test::device_layout(b, c.cu_seqlens);
+    b.attention(qkv.view, layout.layout, n_heads, out.view);
+    return test::to_host_f32(b, out.view);
+}
+
+// Mixed lengths around the 64-row tiles, head dims 64 (tensor-core kernel in F16/BF16) and 8 (generic).
+TEST_P(CudaOps, AttentionMatchesCpu) {
+    const DType dtype = GetParam();
+    BGE_CUDA_BACKEND_OR_SKIP(cuda, dtype);
+    for (const auto& [hidden, n_heads] : {std::pair<int64_t, int>{256, 4}, {32, 4}}) {
+        SCOPED_TRACE(testing::Message() << "hidden=" << hidden << " heads=" << n_heads);
+        AttentionCase c = attention_case({1, 5, 63, 64, 65, 130, 300, 2}, hidden, 11);
+        c.qkv = rounded(c.qkv, dtype, *cuda);
+        const auto want = run_attention(*cpu_, DType::kF32, c, hidden, n_heads);
+        const auto got = run_attention(*cuda, dtype, c, hidden, n_heads);
+        ASSERT_TRUE(cuda->synchronize().ok()) << cuda->synchronize().to_string();
+        EXPECT_LT(test::relative_error(got, want), test::op_tolerance(dtype));
+    }
+}
+
+// One 4096-token sequence: many key tiles through the online softmax.
+TEST_P(CudaOps, LongAttentionMatchesCpu) {
+    const DType dtype = GetParam();
+    BGE_CUDA_BACKEND_OR_SKIP(cuda, dtype);
+    AttentionCase c = attention_case({4096}, 128, 5);
+    c.qkv = rounded(c.qkv, dtype, *cuda);
+    const auto want = run_attention(*cpu_, DType::kF32, c, 128, 2);
+    const auto got = run_attention(*cuda, dtype, c, 128, 2);
+    ASSERT_TRUE(cuda->synchronize().ok());
+    EXPECT_LT(test::relative_error(got, want), test::op_tolerance(dtype));
+}
+
+// Attention of a sequence alone and inside a batch is bitwise equal: blocks never mix sequences, and a row's
+// arithmetic is the same in the 64- and 128-query kernels (the batch's 1100-token sequence selects the latter).
+TEST_P(CudaOps, AttentionIsBatchInvariant) {
+    const DType dtype = GetParam();
+    BGE_CUDA_BACKEND_OR_SKIP(cuda, dtype);
+    const int64_t hidden = 128;
+    const AttentionCase batch = attention_case({3, 200, 1100}, hidden, 21);
+    const auto together = run_attention(*cuda, dtype, batch, hidden, 2);
+    AttentionCase alone{{0, 200}, {}};
+    alone.qkv.assign(batch.qkv.begin() + 3 * 3 * hidden, batch.qkv.begin() + 203 * 3 * hidden);
+    const auto single = run_attention(*cuda, dtype, alone, hidden, 2);
+    ASSERT_TRUE(cuda->synchronize().ok());
+    for (int64_t i = 0; i < 200 * hidden; ++i) ASSERT_EQ(single[i], together[3 * hidden + i]) << i;
+}
+
+// A failing op makes synchronize() return its error, and it sticks.
+TEST_P(CudaOps, ErrorsStick) {
+    const DType dtype = GetParam();
+    BGE_CUDA_BACKEND_OR_SKIP(cuda, dtype);
+    const AttentionCase c = attention_case({10}, 36, 1);  // head_dim 12: unsupported
+    run_attention(*cuda, dtype, c, 36, 3);
+    const Status s = cuda->synchronize();
+    EXPECT_EQ(s.code(), StatusCode::kUnimplemented) << s.to_string();
+    EXPECT_NE(s.message().find("head_dim 12"), std::string::npos) << s.message();
+    EXPECT_EQ(cuda->synchronize().code(), StatusCode::kUnimplemented);
+}
+
+// More memory than the GPU has is kResourceExhausted naming the bytes, not an abort.
+TEST_P(CudaOps, ExhaustionIsAStatus) {
+    const DType dtype = GetParam();
+    BGE_CUDA_BACKEND_OR_SKIP(cuda, dtype);
+    auto t = cuda->alloc(DType::kF32, int64_t{1} << 40, 4);  // 16 TiB
+    ASSERT_FALSE(t.ok());
+    EXPECT_EQ(t.status().code(), StatusCode::kResourceExhausted);
+    EXPECT_NE(t.status().message().find("17592186044416 bytes"), std::string::npos) << t.status().message();
+    EXPECT_TRUE(cuda->synchronize().ok()) << "exhaustion must not stick";
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, CudaOps, ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+}  // namespace
+}  // namespace bge
