@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "backend/cpu/cpu_backend.h"
 #include "io/model_dir.h"
 #include "model/weight_reader.h"
 #include "runtime/device.h"
