@@ -91,6 +91,9 @@ int main(int argc, char** argv) {
     bench->add_option("--iterations", bench_options.iterations, "timed calls")->check(CLI::PositiveNumber);
     bench->add_option("--warmup", bench_options.warmup, "untimed calls first")->check(CLI::NonNegativeNumber);
 
+    ServeCliOptions serve_options;
+    auto* serve = add_serve_command(app, serve_options);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -110,5 +113,6 @@ int main(int argc, char** argv) {
         return run_score(o, weights);
     }
     if (*bench) return run_bench(o, bench_options);
+    if (*serve) return run_serve(serve_options);
     return run_info(o);
 }

@@ -1,0 +1,27 @@
+// Operations: GET /health (no key; 200 when ready, 503 while loading, draining or unhealthy) and
+// GET /metrics (no key; Prometheus text).
+#include "server/route_util.h"
+
+namespace bge::server {
+namespace {
+
+void health(const CallPtr& call) {
+    if (call->app().ready()) return call->reply_text(200, "application/json", "{\"status\":\"ok\"}");
+    Engine* engine = call->app().engine();
+    call->reply_error(not_ready(!engine ? "the models are still loading"
+                                : engine->healthy() ? "the server is shutting down"
+                                                    : "no healthy worker"));
+}
+
+void metrics(const CallPtr& call) {
+    call->reply_text(200, "text/plain; version=0.0.4; charset=utf-8", call->app().metrics_text());
+}
+
+}  // namespace
+
+void add_ops_routes(App& app) {
+    app.add({"GET", "/health", ApiFamily::kTei, false, false, health});
+    app.add({"GET", "/metrics", ApiFamily::kOpenAi, false, false, metrics});
+}
+
+}  // namespace bge::server
