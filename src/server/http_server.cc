@@ -3,6 +3,8 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
+#include <sys/socket.h>
 #include <thread>
 #include <vector>
 
@@ -55,7 +57,8 @@ class Session : public std::enable_shared_from_this<Session> {
         } else if (ec) {
             request.error = bad_http(ec.message());
         }
-        if (parser_->is_header_done()) {
+        {
+            // Filled as far as parsing got: a body over the limit is refused before the header counts as done.
             const auto& msg = parser_->get();
             request.method = std::string(msg.method_string());
             const std::string_view target(msg.target().data(), msg.target().size());
@@ -77,12 +80,15 @@ class Session : public std::enable_shared_from_this<Session> {
         });
     }
 
-    // A readable socket with nothing to read is a client that hung up.
+    // A peek that reads end-of-stream (or a reset) is a client that hung up; wake-ups without data re-arm
+    // the watch, pipelined data ends it.
     void watch_hang_up() {
         stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
             if (ec) return;  // cancelled when the answer is written
-            beast::error_code e;
-            if (self->stream_.socket().available(e) == 0 && self->cancel_) self->cancel_->cancel();
+            char c;
+            const ssize_t n = ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return self->watch_hang_up();
+            if (n <= 0 && self->cancel_) self->cancel_->cancel();
         });
     }
 
