@@ -115,11 +115,7 @@ int run_serve(const ServeCliOptions& o) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
     server::App app(app_options);
-    server::add_ops_routes(app);
-    server::add_openai_routes(app);
-    server::add_tei_routes(app);
-    server::add_cohere_routes(app);
-    server::add_m3_routes(app);
+    server::add_all_routes(app);
     server::HttpServer http_server(http, [&app](server::HttpRequest r, server::Reply reply) {
         app.handle(std::move(r), std::move(reply));
     });

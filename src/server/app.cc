@@ -118,6 +118,14 @@ void Call::reply_status(const Status& status) {
     reply_error(error_from_status(status, engine && engine->healthy()));
 }
 
+void add_all_routes(App& app) {
+    add_ops_routes(app);
+    add_openai_routes(app);
+    add_tei_routes(app);
+    add_cohere_routes(app);
+    add_m3_routes(app);
+}
+
 App::App(AppOptions options) : options_(std::move(options)) {}
 
 void App::add(Route route) {

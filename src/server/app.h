@@ -113,7 +113,9 @@ void add_openai_routes(App& app);
 void add_tei_routes(App& app);
 void add_cohere_routes(App& app);
 void add_m3_routes(App& app);
-void add_ops_routes(App& app);  // /health, /metrics
+void add_ops_routes(App& app);  // /health, /metrics, /openapi.json
+// Every route above: what bge serve serves.
+void add_all_routes(App& app);
 
 // True when `header` is exactly "Bearer <key>"; the comparison takes the same time wherever they differ.
 bool bearer_matches(std::string_view header, std::string_view key);

@@ -12,6 +12,15 @@ namespace {
 
 constexpr int kMaxDepth = 32;
 
+// "`field` <what>" as kInvalidArgument.
+Status field_error(const char* field, std::string_view what) {
+    std::string m = "`";
+    m += field;
+    m += "` ";
+    m += what;
+    return invalid_argument(std::move(m));
+}
+
 }  // namespace
 
 StatusOr<Json> parse_body(std::string_view body) {
@@ -40,63 +49,66 @@ bool has(const Json& obj, const char* field) {
 StatusOr<bool> get_bool(const Json& obj, const char* field, bool fallback) {
     if (!has(obj, field)) return fallback;
     const Json& v = obj[field];
-    if (!v.is_boolean()) return invalid_argument(std::string("`") + field + "` must be true or false");
+    if (!v.is_boolean()) return field_error(field, "must be true or false");
     return v.get<bool>();
 }
 
 StatusOr<int64_t> get_int(const Json& obj, const char* field, int64_t fallback, int64_t min, int64_t max) {
     if (!has(obj, field)) return fallback;
     const Json& v = obj[field];
-    const std::string range = "[" + std::to_string(min) + ", " + std::to_string(max) + "]";
+    std::string range = "must be an integer in [";
+    range += std::to_string(min);
+    range += ", ";
+    range += std::to_string(max);
+    range += "]";
     if (v.is_number_unsigned()) {
-        const uint64_t u = v.get<uint64_t>();
-        if (u > static_cast<uint64_t>(max)) return invalid_argument(std::string("`") + field + "` must be in " + range);
-        return static_cast<int64_t>(u);
+        if (v.get<uint64_t>() > static_cast<uint64_t>(max)) return field_error(field, range);
+        return static_cast<int64_t>(v.get<uint64_t>());
     }
-    if (!v.is_number_integer()) return invalid_argument(std::string("`") + field + "` must be an integer");
+    if (!v.is_number_integer()) return field_error(field, range);
     const int64_t i = v.get<int64_t>();
-    if (i < min || i > max) return invalid_argument(std::string("`") + field + "` must be in " + range);
+    if (i < min || i > max) return field_error(field, range);
     return i;
 }
 
 StatusOr<std::string> get_string(const Json& obj, const char* field, std::string fallback) {
     if (!has(obj, field)) return fallback;
     const Json& v = obj[field];
-    if (!v.is_string()) return invalid_argument(std::string("`") + field + "` must be a string");
+    if (!v.is_string()) return field_error(field, "must be a string");
     return v.get<std::string>();
 }
 
 StatusOr<std::string> require_text(const Json& obj, const char* field) {
-    if (!has(obj, field)) return invalid_argument(std::string("`") + field + "` is required");
+    if (!has(obj, field)) return field_error(field, "is required");
     BGE_ASSIGN_OR_RETURN(std::string s, get_string(obj, field, ""));
-    if (s.empty()) return invalid_argument(std::string("`") + field + "` must not be empty");
+    if (s.empty()) return field_error(field, "must not be empty");
     return s;
 }
 
 StatusOr<std::vector<std::string>> get_texts(const Json& obj, const char* field, size_t max_items) {
-    if (!has(obj, field)) return invalid_argument(std::string("`") + field + "` is required");
+    if (!has(obj, field)) return field_error(field, "is required");
     const Json& v = obj[field];
     std::vector<std::string> out;
     if (v.is_string()) {
         out.push_back(v.get<std::string>());
     } else if (v.is_array()) {
         if (v.size() > max_items) {
-            return out_of_range(std::string("`") + field + "` has " + std::to_string(v.size()) +
-                                " items, more than the limit of " + std::to_string(max_items) +
-                                " (--max-client-batch)");
+            std::string m = "`";
+            m += field;
+            m += "` has " + std::to_string(v.size()) + " items, more than the limit of " + std::to_string(max_items) +
+                 " (--max-client-batch)";
+            return out_of_range(std::move(m));
         }
         for (const Json& item : v) {
-            if (!item.is_string()) return invalid_argument(std::string("`") + field + "` must hold strings only");
+            if (!item.is_string()) return field_error(field, "must hold strings only");
             out.push_back(item.get<std::string>());
         }
     } else {
-        return invalid_argument(std::string("`") + field + "` must be a string or a list of strings");
+        return field_error(field, "must be a string or a list of strings");
     }
-    if (out.empty()) return invalid_argument(std::string("`") + field + "` must not be empty");
+    if (out.empty()) return field_error(field, "must not be empty");
     for (size_t i = 0; i < out.size(); ++i) {
-        if (out[i].empty()) {
-            return invalid_argument(std::string("`") + field + "` item " + std::to_string(i) + " is an empty string");
-        }
+        if (out[i].empty()) return field_error(field, "item " + std::to_string(i) + " is an empty string");
     }
     return out;
 }

@@ -1,5 +1,6 @@
-// Operations: GET /health (no key; 200 when ready, 503 while loading, draining or unhealthy) and
-// GET /metrics (no key; Prometheus text).
+// Operations: GET /health (no key; 200 when ready, 503 while loading, draining or unhealthy),
+// GET /metrics (no key; Prometheus text) and GET /openapi.json.
+#include "server/openapi.h"
 #include "server/route_util.h"
 
 namespace bge::server {
@@ -17,11 +18,16 @@ void metrics(const CallPtr& call) {
     call->reply_text(200, "text/plain; version=0.0.4; charset=utf-8", call->app().metrics_text());
 }
 
+void openapi(const CallPtr& call) {
+    call->reply_text(200, "application/json", openapi_json());
+}
+
 }  // namespace
 
 void add_ops_routes(App& app) {
     app.add({"GET", "/health", ApiFamily::kTei, false, false, health});
     app.add({"GET", "/metrics", ApiFamily::kOpenAi, false, false, metrics});
+    app.add({"GET", "/openapi.json", ApiFamily::kOpenAi, true, false, openapi});
 }
 
 }  // namespace bge::server

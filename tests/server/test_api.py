@@ -5,6 +5,7 @@ import socket
 import struct
 import unittest
 
+import jsonschema
 import openai
 
 from harness import Server, cli_embed
@@ -15,7 +16,7 @@ ALL_ROUTES = [
     ("POST", "/tokenize"), ("GET", "/info"),
     ("POST", "/v1/rerank"), ("POST", "/v2/rerank"),
     ("POST", "/m3/embed"), ("POST", "/m3/score"),
-    ("GET", "/health"), ("GET", "/metrics"),
+    ("GET", "/health"), ("GET", "/metrics"), ("GET", "/openapi.json"),
 ]
 OPEN_ROUTES = {"/health", "/metrics"}
 
@@ -232,6 +233,57 @@ class ApiTest(unittest.TestCase):
                      "bge_batch_size_bucket", "bge_batch_tokens_bucket", "bge_queue_depth", "bge_tokens_total",
                      "bge_model_info{kind=\"embedder\""):
             self.assertIn(name, text)
+
+
+def json_schema(node, components):
+    """OpenAPI 3.0 schema -> JSON Schema: $ref resolved, `nullable` as a null type."""
+    if isinstance(node, list):
+        return [json_schema(n, components) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return json_schema(components[node["$ref"].split("/")[-1]], components)
+    out = {k: json_schema(v, components) for k, v in node.items() if k not in ("nullable", "example")}
+    if node.get("nullable"):
+        out = {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+def request_example(op, components):
+    content = op["requestBody"]["content"]["application/json"]
+    if "example" in content:
+        return content["example"]
+    schema = content["schema"]
+    if "$ref" in schema:
+        schema = components[schema["$ref"].split("/")[-1]]
+    return schema["example"]
+
+
+class OpenApiTest(unittest.TestCase):
+    def test_every_documented_route_answers_its_example_as_documented(self):
+        with Server() as server:
+            doc = server.get("/openapi.json").json()
+            components = doc["components"]["schemas"]
+            self.assertEqual({(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}, set(ALL_ROUTES))
+            for path, ops in doc["paths"].items():
+                for method, op in ops.items():
+                    with self.subTest(path=path):
+                        if method == "post":
+                            r = server.post(path, request_example(op, components))
+                        else:
+                            r = server.get(path)
+                        self.assertEqual(r.status_code, 200, r.text)
+                        content = op["responses"]["200"]["content"]
+                        if "application/json" in content:
+                            schema = json_schema(content["application/json"]["schema"], components)
+                            jsonschema.validate(r.json(), schema)
+                        # An error answer matches the documented error shape too.
+                        if method == "post" and "400" in op["responses"]:
+                            bad = server.post(path, data=b"{}", headers={"Content-Type": "application/json"})
+                            self.assertEqual(bad.status_code, 400)
+                            schema = op["responses"]["400"]["content"]["application/json"]["schema"]
+                            jsonschema.validate(bad.json(), json_schema(schema, components))
+            self.assertEqual(server.stop(), 0)
 
 
 class AuthTest(unittest.TestCase):
