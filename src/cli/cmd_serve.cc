@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <sys/resource.h>
 #include <thread>
 
 #include "cli/commands.h"
@@ -106,6 +107,12 @@ int run_serve(const ServeCliOptions& o) {
     http.read_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.read_timeout_s * 1000));
     http.idle_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.idle_timeout_s * 1000));
     http.threads = o.http_threads;
+
+    // Every connection is a file descriptor: allow as many as the hard limit does.
+    if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &files);
+    }
 
     // Signals go to one waiting thread; every other thread (started below) inherits the block.
     sigset_t signals;

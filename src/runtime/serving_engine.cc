@@ -115,6 +115,11 @@ std::shared_ptr<RequestState> Engine::Impl::admit(ServedModel* model, size_t n_i
         done(invalid_argument("the request has no inputs"));
         return nullptr;
     }
+    if (static_cast<int64_t>(n_inputs) > options.max_queue) {
+        done(out_of_range("the request has " + std::to_string(n_inputs) + " inputs, more than the " + what +
+                          " queue holds (max_queue " + std::to_string(options.max_queue) + ")"));
+        return nullptr;
+    }
     if (!model->scheduler->try_reserve(static_cast<int64_t>(n_inputs))) {
         done(unavailable(std::string("the ") + what + " queue is full (" + std::to_string(model->scheduler->depth()) +
                          " inputs queued, max_queue " + std::to_string(options.max_queue) + "); retry later"));

@@ -20,6 +20,7 @@ struct HttpServer::Impl {
     RequestHandler handler;
     net::io_context io;
     tcp::acceptor acceptor{io};
+    net::steady_timer retry_timer{io};
     std::atomic<int> in_flight{0};
     std::atomic<bool> accepting{false};
 
@@ -40,6 +41,25 @@ class Session : public std::enable_shared_from_this<Session> {
         parser_->body_limit(server_.options.max_body_bytes);
         parser_->header_limit(16 * 1024);
         stream_.expires_after(timeout);
+        http::async_read_header(stream_, buffer_, *parser_,
+                                beast::bind_front_handler(&Session::on_header, shared_from_this()));
+    }
+
+    // Clients that send `Expect: 100-continue` (curl, for bodies over 1 KB) wait for a go-ahead.
+    void on_header(beast::error_code ec, size_t n) {
+        if (ec) return on_read(ec, n);
+        if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+            auto go = std::make_shared<http::response<http::empty_body>>(http::status::continue_, parser_->get().version());
+            http::async_write(stream_, *go, [self = shared_from_this(), go](beast::error_code ec, size_t n) {
+                if (ec) return self->close();
+                self->read_body();
+            });
+            return;
+        }
+        read_body();
+    }
+
+    void read_body() {
         http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
     }
 
@@ -131,8 +151,15 @@ class Session : public std::enable_shared_from_this<Session> {
 void HttpServer::Impl::accept() {
     acceptor.async_accept(net::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
         if (!accepting) return;
-        if (!ec) std::make_shared<Session>(std::move(socket), *this)->start();
-        accept();
+        if (!ec) {
+            std::make_shared<Session>(std::move(socket), *this)->start();
+            return accept();
+        }
+        // Out of file descriptors or the like: try again shortly instead of spinning.
+        retry_timer.expires_after(std::chrono::milliseconds(50));
+        retry_timer.async_wait([this](beast::error_code) {
+            if (accepting) accept();
+        });
     });
 }
 
@@ -173,6 +200,7 @@ void HttpServer::stop_accepting() {
         impl_->accepting = false;
         beast::error_code ignored;
         impl_->acceptor.close(ignored);
+        impl_->retry_timer.cancel();
     });
 }
 

@@ -157,8 +157,8 @@ TEST(EngineTest, RefusalsAreImmediateAndNamed) {
     ASSERT_TRUE(engine.ok());
     EXPECT_EQ((*engine)->submit(embed_request({})).get().status().code(), StatusCode::kInvalidArgument);
     auto too_many = (*engine)->submit(embed_request({"a", "b", "c", "d", "e"})).get();
-    EXPECT_EQ(too_many.status().code(), StatusCode::kUnavailable);
-    EXPECT_NE(too_many.status().message().find("queue is full"), std::string::npos);
+    EXPECT_EQ(too_many.status().code(), StatusCode::kOutOfRange);  // could never fit: not worth a retry
+    EXPECT_NE(too_many.status().message().find("max_queue 4"), std::string::npos);
     RerankRequest r;
     r.pairs = {{"q", "p"}};
     EXPECT_EQ((*engine)->submit(std::move(r)).get().status().code(), StatusCode::kFailedPrecondition);

@@ -216,6 +216,19 @@ class ApiTest(unittest.TestCase):
         self.assertTrue(garbage.startswith(b"HTTP/1.1 400"), garbage[:100])
         self.assertEqual(self.server.get("/health").status_code, 200)
 
+    def test_expect_100_continue(self):
+        body = json.dumps({"inputs": "hello world"}).encode()
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as s:
+            s.sendall(b"POST /embed HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n")
+            self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 100 Continue"))
+            s.sendall(body)
+            reply = b""
+            while chunk := s.recv(65536):
+                reply += chunk
+        self.assertTrue(reply.startswith(b"HTTP/1.1 200"), reply[:100])
+        self.assertEqual(json.loads(reply.split(b"\r\n\r\n", 1)[1]), [cli_embed("hello world")])
+
     def test_request_id_keep_alive_and_access_log(self):
         import requests
         with requests.Session() as s:
