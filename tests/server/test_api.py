@@ -272,6 +272,28 @@ def request_example(op, components):
     return schema["example"]
 
 
+class DocsTest(unittest.TestCase):
+    def test_every_curl_example_of_the_api_doc_answers_200(self):
+        import os
+        import re
+        import shlex
+        import requests
+        doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "api.md")).read()
+        commands = [c.replace("\\\n", " ") for c in re.findall(r"^curl .*?(?<!\\)$", doc, re.M | re.S)]
+        self.assertGreaterEqual(len(commands), 11)
+        with Server() as server:
+            for command in commands:
+                with self.subTest(command=command[:60]):
+                    args = shlex.split(command.split("|")[0])
+                    url = next(a for a in args if a.startswith("localhost:8080"))
+                    path = url[len("localhost:8080"):]
+                    data = args[args.index("-d") + 1] if "-d" in args else None
+                    r = (requests.post(server.url + path, data=data, timeout=30) if data
+                         else requests.get(server.url + path, timeout=30))
+                    self.assertEqual(r.status_code, 200, r.text)
+            self.assertEqual(server.stop(), 0)
+
+
 class OpenApiTest(unittest.TestCase):
     def test_every_documented_route_answers_its_example_as_documented(self):
         with Server() as server:
