@@ -82,8 +82,12 @@ class ConnectionTest(unittest.TestCase):
             self.assertEqual(server.stop(), 0)
 
     def test_slow_and_idle_clients_do_not_block_others(self):
-        with Server("--read-timeout", "0.5", "--idle-timeout", "2") as server:
-            idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(300)]
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        n_idle = max(100, min(2000, hard - 100))  # thousands where the limits allow
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n_idle + 100), hard))
+        with Server("--read-timeout", "0.5", "--idle-timeout", "20") as server:
+            idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(n_idle)]
             slow = socket.create_connection(("127.0.0.1", server.port))
             slow.sendall(b"POST /embed HTTP/1.1\r\nHost: x\r\n")  # and never finishes its headers
             start = time.time()
