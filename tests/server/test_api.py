@@ -321,6 +321,38 @@ class OpenApiTest(unittest.TestCase):
             self.assertEqual(server.stop(), 0)
 
 
+class MutationTest(unittest.TestCase):
+    def test_mutated_bodies_get_a_clear_answer_and_the_server_survives(self):
+        import random
+        rng = random.Random(7)
+        with Server("--max-client-batch", "64") as server:
+            doc = server.get("/openapi.json").json()
+            components = doc["components"]["schemas"]
+            examples = [(p, json.dumps(request_example(ops["post"], components)).encode())
+                        for p, ops in doc["paths"].items() if "post" in ops]
+            junk = [b"\x00", b"\xff", b"{", b"}", b"[", b"]", b'"', b"\\", b"1e999", b"-0", b"null", b",", b":",
+                    b"\\ud800", b"\xf0\x28\x8c\x28", b"[" * 40, b"9" * 30]
+            for i in range(400):
+                path, body = examples[i % len(examples)]
+                data = bytearray(body)
+                for _ in range(rng.randint(1, 4)):
+                    pos = rng.randrange(len(data) + 1)
+                    op = rng.random()
+                    if op < 0.4:
+                        data[pos:pos] = rng.choice(junk)
+                    elif op < 0.7:
+                        del data[pos:pos + rng.randint(1, 8)]
+                    else:
+                        data[pos:pos + 1] = bytes([rng.randrange(256)])
+                r = server.post(path, data=bytes(data), headers={"Content-Type": "application/json"})
+                with self.subTest(i=i, path=path):
+                    self.assertIn(r.status_code, (200, 400, 413), bytes(data)[:200])
+                    if r.status_code != 200:
+                        self.assertIn("error", r.json())
+            self.assertEqual(server.get("/health").status_code, 200)
+            self.assertEqual(server.stop(), 0)
+
+
 class AuthTest(unittest.TestCase):
     def test_every_route_but_health_and_metrics_needs_the_key(self):
         with Server("--api-key", "s3cret") as server:
