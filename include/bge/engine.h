@@ -256,7 +256,7 @@ class Engine {
     int max_length(bool reranker) const;
     const ServeOptions& options() const;
 
-    bool healthy() const;       // every model has a healthy worker
+    bool healthy() const;         // every model has a healthy worker
     int64_t queue_depth() const;  // inputs accepted and not yet answered, all models
     // Prometheus text of the engine's metrics (bge_ prefix): queue, tokenize, inference, batches, tokens.
     std::string metrics_text() const;

@@ -1,6 +1,8 @@
 // bge serve: the HTTP server (src/server) over the serving engine. Listens first (GET /health answers
 // 503 while the models load), loads and warms up, then serves; SIGTERM/SIGINT stop accepting, let the
 // requests in flight finish (at most --shutdown-timeout) and exit 0.
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <csignal>
@@ -8,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <sys/resource.h>
 #include <thread>
 
 #include "cli/commands.h"
@@ -74,7 +75,8 @@ CLI::App* add_serve_command(CLI::App& app, ServeCliOptions& o) {
         ->check(CLI::Range(0.001, 86400.0));
     opt("read-timeout", o.read_timeout_s, "seconds to receive one request (slow clients are cut off)")
         ->check(CLI::Range(0.001, 3600.0));
-    opt("idle-timeout", o.idle_timeout_s, "seconds a keep-alive connection may idle")->check(CLI::Range(0.001, 86400.0));
+    opt("idle-timeout", o.idle_timeout_s, "seconds a keep-alive connection may idle")
+        ->check(CLI::Range(0.001, 86400.0));
     opt("shutdown-timeout", o.shutdown_timeout_s, "seconds to finish requests in flight after SIGTERM")
         ->check(CLI::Range(0.0, 3600.0));
     opt("log-format", o.log_format, "access log on stderr: text or json")->check(CLI::IsMember({"text", "json"}));
@@ -82,7 +84,8 @@ CLI::App* add_serve_command(CLI::App& app, ServeCliOptions& o) {
 }
 
 int run_serve(const ServeCliOptions& o) {
-    if (o.model.empty() && o.reranker.empty()) return fail(invalid_argument("bge serve needs --model, --reranker or both"));
+    if (o.model.empty() && o.reranker.empty())
+        return fail(invalid_argument("bge serve needs --model, --reranker or both"));
     if (!o.api_key.empty() && !o.api_key_file.empty()) {
         return fail(invalid_argument("give --api-key or --api-key-file, not both"));
     }
@@ -123,9 +126,8 @@ int run_serve(const ServeCliOptions& o) {
 
     server::App app(app_options);
     server::add_all_routes(app);
-    server::HttpServer http_server(http, [&app](server::HttpRequest r, server::Reply reply) {
-        app.handle(std::move(r), std::move(reply));
-    });
+    server::HttpServer http_server(
+        http, [&app](server::HttpRequest r, server::Reply reply) { app.handle(std::move(r), std::move(reply)); });
     app.set_executor([&http_server](std::function<void()> task) { http_server.post(std::move(task)); });
     auto port = http_server.listen();
     if (!port.ok()) return fail(port.status());
@@ -163,8 +165,8 @@ int run_serve(const ServeCliOptions& o) {
     std::fprintf(stderr, "bge serve: %s, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     app.set_draining();
     http_server.stop_accepting();
-    const auto limit = std::chrono::steady_clock::now() + std::chrono::milliseconds(
-                                                              static_cast<int64_t>(o.shutdown_timeout_s * 1000));
+    const auto limit =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(o.shutdown_timeout_s * 1000));
     while (http_server.in_flight() > 0 && std::chrono::steady_clock::now() < limit) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }

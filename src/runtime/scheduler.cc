@@ -11,7 +11,8 @@ Scheduler::Scheduler(SchedulerOptions options, std::vector<std::unique_ptr<Worke
     : options_(options), workers_(std::move(workers)), metrics_(metrics), healthy_(workers_.size(), true) {
     BGE_CHECK(!workers_.empty());
     if (options_.max_batch_cost <= 0) {
-        options_.max_batch_cost = static_cast<double>(options_.max_batch_tokens) * (1 + options_.attention_weight * 512);
+        options_.max_batch_cost =
+            static_cast<double>(options_.max_batch_tokens) * (1 + options_.attention_weight * 512);
     }
     for (size_t i = 0; i < workers_.size(); ++i) threads_.emplace_back([this, i] { work(i); });
 }

@@ -186,8 +186,8 @@ void Engine::submit(EmbedRequest request, EmbedCallback done) {
     if (Status s = model->runner->check_outputs(request.outputs); !s.ok()) return done(s);
     const int max_length = effective_length(request.outputs.max_length, model->max_length);
     const bool truncate = request.control.truncate;
-    auto state = impl_->admit<EmbedResponse>(model, request.inputs.size(), request.outputs, request.control,
-                                             std::move(done));
+    auto state =
+        impl_->admit<EmbedResponse>(model, request.inputs.size(), request.outputs, request.control, std::move(done));
     if (!state) return;
     auto task = [model, state, inputs = std::move(request.inputs), max_length, truncate] {
         const Clock::time_point begin = Clock::now();
@@ -198,7 +198,7 @@ void Engine::submit(EmbedRequest request, EmbedCallback done) {
         for (size_t i = 0; i < inputs.size(); ++i) {
             if (Status live = state->check(Clock::now()); !live.ok()) return state->fail(live);
             const EmbedInput& in = inputs[i];
-            StatusOr<std::vector<int32_t>> ids = in.is_ids ? wrap_ids(in.ids, max_length, truncate, vocab)
+            StatusOr<std::vector<int32_t>> ids = in.is_ids  ? wrap_ids(in.ids, max_length, truncate, vocab)
                                                  : truncate ? tokenizer.encode(in.text, max_length)
                                                             : tokenizer.encode_untruncated(in.text, max_length);
             if (!ids.ok()) return state->fail(ids.status().with_context("input " + std::to_string(i)));
@@ -215,8 +215,8 @@ void Engine::submit(RerankRequest request, RerankCallback done) {
     if (!model) return done(failed_precondition("no reranker is served"));
     const int max_length = effective_length(request.max_length, model->max_length);
     const bool truncate = request.control.truncate;
-    auto state = impl_->admit<RerankResponse>(model, request.pairs.size(), EmbedOptions{}, request.control,
-                                              std::move(done));
+    auto state =
+        impl_->admit<RerankResponse>(model, request.pairs.size(), EmbedOptions{}, request.control, std::move(done));
     if (!state) return;
     auto task = [model, state, pairs = std::move(request.pairs), max_length, truncate] {
         const Clock::time_point begin = Clock::now();

@@ -142,7 +142,9 @@ void App::handle(HttpRequest request, Reply reply) {
     }
     const ApiFamily family = route ? route->family : ApiFamily::kOpenAi;
     auto call = std::make_shared<Call>(*this, std::move(request), std::move(reply), family,
-                                       route ? route->path : path_known ? request.path : "unmatched");
+                                       route        ? route->path
+                                       : path_known ? request.path
+                                                    : "unmatched");
     const HttpRequest& req = call->request();
     if (req.error) return call->reply_error(*req.error);
     if (!route) {
@@ -167,8 +169,8 @@ std::string App::metrics_text() const {
     return out;
 }
 
-void App::log_access(const HttpRequest& request, const std::string& route, int status, int64_t inputs,
-                     int64_t tokens, double seconds, const std::string& request_id) const {
+void App::log_access(const HttpRequest& request, const std::string& route, int status, int64_t inputs, int64_t tokens,
+                     double seconds, const std::string& request_id) const {
     char when[32];
     const std::time_t now = std::time(nullptr);
     std::tm tm{};
@@ -183,12 +185,11 @@ void App::log_access(const HttpRequest& request, const std::string& route, int s
         line = w.end_object().take();
     } else {
         char buf[96];
-        std::snprintf(buf, sizeof buf, " %d inputs=%lld tokens=%lld %.2fms id=", status,
-                      static_cast<long long>(inputs), static_cast<long long>(tokens), seconds * 1e3);
+        std::snprintf(buf, sizeof buf, " %d inputs=%lld tokens=%lld %.2fms id=", status, static_cast<long long>(inputs),
+                      static_cast<long long>(tokens), seconds * 1e3);
         // The path is the client's: print it as JSON so nothing in it can forge a line.
-        line = std::string(when) + " " + request.method + " " + Json(request.path).dump(-1, ' ', false,
-                                                                                         Json::error_handler_t::replace) +
-               buf + request_id;
+        line = std::string(when) + " " + request.method + " " +
+               Json(request.path).dump(-1, ' ', false, Json::error_handler_t::replace) + buf + request_id;
     }
     line += '\n';
     std::fwrite(line.data(), 1, line.size(), stderr);

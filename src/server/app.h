@@ -18,9 +18,9 @@
 namespace bge::server {
 
 struct AppOptions {
-    std::string api_key;              // "" = no key needed
-    int max_client_batch = 256;       // inputs per request
-    bool auto_truncate = false;       // truncate over-long inputs unless the request says otherwise
+    std::string api_key;         // "" = no key needed
+    int max_client_batch = 256;  // inputs per request
+    bool auto_truncate = false;  // truncate over-long inputs unless the request says otherwise
     std::chrono::milliseconds request_timeout{60'000};
     std::string embedder_id, reranker_id;  // model names shown to clients
     bool log_json = false;

@@ -16,10 +16,10 @@ enum class ApiFamily {
 struct ApiError {
     int http_status = 500;
     std::string message;
-    std::string type;      // OpenAI-style type
-    std::string code;      // OpenAI-style code
-    std::string tei_type;  // TEI error_type
-    int retry_after_s = 0; // > 0: a Retry-After header
+    std::string type;       // OpenAI-style type
+    std::string code;       // OpenAI-style code
+    std::string tei_type;   // TEI error_type
+    int retry_after_s = 0;  // > 0: a Retry-After header
 };
 
 // From an engine Status. `healthy`: whether the engine still has workers (kUnavailable is then a full

@@ -1,10 +1,11 @@
 #include "server/http_server.h"
 
+#include <sys/socket.h>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
-#include <sys/socket.h>
 #include <thread>
 #include <vector>
 
@@ -49,7 +50,8 @@ class Session : public std::enable_shared_from_this<Session> {
     void on_header(beast::error_code ec, size_t n) {
         if (ec) return on_read(ec, n);
         if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
-            auto go = std::make_shared<http::response<http::empty_body>>(http::status::continue_, parser_->get().version());
+            auto go =
+                std::make_shared<http::response<http::empty_body>>(http::status::continue_, parser_->get().version());
             http::async_write(stream_, *go, [self = shared_from_this(), go](beast::error_code ec, size_t n) {
                 if (ec) return self->close();
                 self->read_body();
@@ -94,9 +96,8 @@ class Session : public std::enable_shared_from_this<Session> {
         if (keep_alive_) watch_hang_up();
         auto self = shared_from_this();
         server_.handler(std::move(request), [self](HttpResponse response) {
-            net::post(self->stream_.get_executor(), [self, r = std::move(response)]() mutable {
-                self->write(std::move(r));
-            });
+            net::post(self->stream_.get_executor(),
+                      [self, r = std::move(response)]() mutable { self->write(std::move(r)); });
         });
     }
 
@@ -177,7 +178,8 @@ StatusOr<int> HttpServer::listen() {
     const tcp::endpoint endpoint(address, static_cast<unsigned short>(impl_->options.port));
     tcp::acceptor& a = impl_->acceptor;
     const std::string where = impl_->options.host + ":" + std::to_string(impl_->options.port);
-    if (a.open(endpoint.protocol(), ec); ec) return unavailable("cannot open a socket for " + where + ": " + ec.message());
+    if (a.open(endpoint.protocol(), ec); ec)
+        return unavailable("cannot open a socket for " + where + ": " + ec.message());
     a.set_option(net::socket_base::reuse_address(true), ec);
     if (a.bind(endpoint, ec); ec) return unavailable("cannot bind " + where + ": " + ec.message());
     if (a.listen(net::socket_base::max_listen_connections, ec); ec) {

@@ -20,8 +20,8 @@ struct HttpRequest {
     std::string method;  // "GET", "POST", ...
     std::string path;    // target without the query string
     std::string body;
-    std::string authorization;  // the Authorization header
-    std::string request_id;     // the X-Request-Id header, "" if none
+    std::string authorization;           // the Authorization header
+    std::string request_id;              // the X-Request-Id header, "" if none
     std::shared_ptr<CancelFlag> cancel;  // set when the client disconnects before the answer
     std::optional<ApiError> error;       // the transport already refused it (body too large, bad HTTP)
 };

@@ -26,8 +26,8 @@ std::optional<Json> body_or_reply(const CallPtr& call);
 
 // Evaluates a StatusOr expression; on error answers the call and returns from the handler.
 #define BGE_OR_REPLY(lhs, call, expr) BGE_OR_REPLY_IMPL(BGE_STATUS_CONCAT(bge_or_reply_, __LINE__), lhs, call, expr)
-#define BGE_OR_REPLY_IMPL(tmp, lhs, call, expr) \
-    auto tmp = (expr);                          \
+#define BGE_OR_REPLY_IMPL(tmp, lhs, call, expr)               \
+    auto tmp = (expr);                                        \
     if (!tmp.ok()) return (call)->reply_status(tmp.status()); \
     lhs = std::move(tmp).value()
 

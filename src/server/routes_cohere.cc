@@ -49,27 +49,28 @@ void rerank(const CallPtr& call) {
     std::vector<TextPair> pairs;
     for (const std::string& d : docs) pairs.push_back({query, d});
     const int64_t n = static_cast<int64_t>(pairs.size());
-    submit_rerank(call, std::move(pairs), std::nullopt,
-                  [call, n, top_n, return_documents, model, docs = std::move(docs)](RerankResponse& r) {
-                      std::vector<size_t> order(r.scores.size());
-                      std::iota(order.begin(), order.end(), 0);
-                      std::stable_sort(order.begin(), order.end(),
-                                       [&](size_t a, size_t b) { return r.scores[a].logit > r.scores[b].logit; });
-                      order.resize(std::min<size_t>(order.size(), static_cast<size_t>(top_n)));
-                      JsonWriter w;
-                      w.begin_object().key("id").value(call->request_id()).key("model").value(model);
-                      w.key("results").begin_array();
-                      for (size_t i : order) {
-                          w.begin_object().key("index").value(static_cast<int64_t>(i));
-                          w.key("relevance_score").value(r.scores[i].score);
-                          if (return_documents) w.key("document").begin_object().key("text").value(docs[i]).end_object();
-                          w.end_object();
-                      }
-                      w.end_array().key("usage").begin_object().key("total_tokens").value(r.stats.n_tokens).end_object();
-                      w.key("meta").begin_object().key("billed_units").begin_object().key("search_units").value(1);
-                      w.end_object().end_object();
-                      call->reply_json(w.end_object().take(), n, r.stats.n_tokens);
-                  });
+    submit_rerank(
+        call, std::move(pairs), std::nullopt,
+        [call, n, top_n, return_documents, model, docs = std::move(docs)](RerankResponse& r) {
+            std::vector<size_t> order(r.scores.size());
+            std::iota(order.begin(), order.end(), 0);
+            std::stable_sort(order.begin(), order.end(),
+                             [&](size_t a, size_t b) { return r.scores[a].logit > r.scores[b].logit; });
+            order.resize(std::min<size_t>(order.size(), static_cast<size_t>(top_n)));
+            JsonWriter w;
+            w.begin_object().key("id").value(call->request_id()).key("model").value(model);
+            w.key("results").begin_array();
+            for (size_t i : order) {
+                w.begin_object().key("index").value(static_cast<int64_t>(i));
+                w.key("relevance_score").value(r.scores[i].score);
+                if (return_documents) w.key("document").begin_object().key("text").value(docs[i]).end_object();
+                w.end_object();
+            }
+            w.end_array().key("usage").begin_object().key("total_tokens").value(r.stats.n_tokens).end_object();
+            w.key("meta").begin_object().key("billed_units").begin_object().key("search_units").value(1);
+            w.end_object().end_object();
+            call->reply_json(w.end_object().take(), n, r.stats.n_tokens);
+        });
 }
 
 }  // namespace

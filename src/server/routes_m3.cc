@@ -58,7 +58,8 @@ void m3_embed(const CallPtr& call) {
 StatusOr<std::array<float, 3>> get_weights(const Json& body) {
     if (!has(body, "weights")) return kDefaultM3Weights;
     const Json& v = body["weights"];
-    if (!v.is_array() || v.size() != 3) return invalid_argument("`weights` must be three numbers: dense, sparse, colbert");
+    if (!v.is_array() || v.size() != 3)
+        return invalid_argument("`weights` must be three numbers: dense, sparse, colbert");
     std::array<float, 3> w{};
     for (size_t i = 0; i < 3; ++i) {
         if (!v[i].is_number() || !std::isfinite(v[i].get<double>()) || v[i].get<double>() < 0 ||

@@ -9,7 +9,7 @@ namespace {
 void health(const CallPtr& call) {
     if (call->app().ready()) return call->reply_text(200, "application/json", "{\"status\":\"ok\"}");
     Engine* engine = call->app().engine();
-    call->reply_error(not_ready(!engine ? "the models are still loading"
+    call->reply_error(not_ready(!engine             ? "the models are still loading"
                                 : engine->healthy() ? "the server is shutting down"
                                                     : "no healthy worker"));
 }

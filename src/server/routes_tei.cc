@@ -18,7 +18,8 @@ StatusOr<EmbedFields> embed_fields(const CallPtr& call, const Json& body) {
     if (!call->app().engine()->has_embedder()) {
         return failed_precondition("no embedding model is served (start with --model)");
     }
-    BGE_ASSIGN_OR_RETURN(f.texts, get_texts(body, "inputs", static_cast<size_t>(call->app().options().max_client_batch)));
+    BGE_ASSIGN_OR_RETURN(f.texts,
+                         get_texts(body, "inputs", static_cast<size_t>(call->app().options().max_client_batch)));
     BGE_ASSIGN_OR_RETURN(f.truncate, get_truncate(body));
     BGE_RETURN_IF_ERROR(check_truncation_direction(body));
     if (has(body, "prompt_name")) return invalid_argument("`prompt_name` is not supported: the model has no prompts");

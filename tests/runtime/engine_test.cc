@@ -1,11 +1,11 @@
 // Engine (the serving path) on the tiny fixture models: results bit for bit those of the synchronous
 // Embedder/Reranker, from many threads at once; token-id inputs; truncation on and off; the bounded
 // queue's kUnavailable; draining.
+#include "bge/engine.h"
+
 #include <gtest/gtest.h>
 
 #include <thread>
-
-#include "bge/engine.h"
 
 namespace bge {
 namespace {

@@ -67,7 +67,7 @@ struct Answer {
 
 // A request of sequences `<s> tag x.. </s>` with the given lengths; tags are base + index.
 std::pair<std::shared_ptr<RequestState>, std::future<Answer>> make_request(const std::vector<int>& lengths, int base,
-                                                                             RequestControl control = {}) {
+                                                                           RequestControl control = {}) {
     auto promise = std::make_shared<std::promise<Answer>>();
     auto future = promise->get_future();
     auto state = std::make_shared<RequestState>(
