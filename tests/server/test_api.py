@@ -381,12 +381,23 @@ class AuthTest(unittest.TestCase):
         with tempfile.NamedTemporaryFile("w", suffix=".key") as f:
             f.write("from-file\n")
             f.flush()
-            with Server(env={"BGE_API_KEY_FILE": f.name, "BGE_MAX_CLIENT_BATCH": "3"}) as server:
+            env = {"BGE_API_KEY_FILE": f.name, "BGE_MAX_CLIENT_BATCH": "3", "BGE_MAX_INPUT_TOKENS": "16",
+                   "BGE_AUTO_TRUNCATE": "1"}
+            with Server(env=env) as server:
+                key = {"Authorization": "Bearer from-file"}
                 self.assertEqual(server.post("/embed", {"inputs": "a"}).status_code, 401)
-                ok = server.post("/embed", {"inputs": "a"}, headers={"Authorization": "Bearer from-file"})
+                ok = server.post("/embed", {"inputs": "a"}, headers=key)
                 self.assertEqual(ok.status_code, 200)
-                self.assertEqual(server.get("/info", headers={"Authorization": "Bearer from-file"}).json()
-                                 ["max_client_batch_size"], 3)
+                info = server.get("/info", headers=key).json()
+                self.assertEqual(info["max_client_batch_size"], 3)
+                self.assertEqual(info["max_input_length"], 16)
+                self.assertTrue(info["auto_truncate"])
+                long_text = "word " * 100
+                cut = server.post("/m3/embed", {"inputs": long_text}, headers=key).json()
+                self.assertEqual(cut["data"][0]["tokens"], 16)
+                refused = server.post("/embed", {"inputs": long_text, "truncate": False}, headers=key)
+                self.assertEqual(refused.status_code, 413)
+                self.assertIn("16", refused.json()["error"])
                 self.assertEqual(server.stop(), 0)
 
 
