@@ -66,7 +66,7 @@ struct Route {
     std::string method;
     std::string path;
     ApiFamily family = ApiFamily::kOpenAi;
-    bool needs_key = true;     // every data route; not /health, /metrics
+    bool needs_key = true;     // every data route; not /health, /metrics, / (the playground page)
     bool needs_engine = true;  // 503 until the models are loaded
     RouteHandler handler;
 };
@@ -113,7 +113,7 @@ void add_openai_routes(App& app);
 void add_tei_routes(App& app);
 void add_cohere_routes(App& app);
 void add_m3_routes(App& app);
-void add_ops_routes(App& app);  // /health, /metrics, /openapi.json
+void add_ops_routes(App& app);  // /health, /metrics, /openapi.json, /
 // Every route above: what bge serve serves.
 void add_all_routes(App& app);
 

@@ -1,7 +1,8 @@
 // Operations: GET /health (no key; 200 when ready, 503 while loading, draining or unhealthy),
-// GET /metrics (no key; Prometheus text) and GET /openapi.json.
-#include "server/openapi.h"
+// GET /metrics (no key; Prometheus text), GET /openapi.json, and GET / (the playground page: no key, it
+// holds no data and sends the key the user types).
 #include "server/route_util.h"
+#include "server/static_files.h"
 
 namespace bge::server {
 namespace {
@@ -22,12 +23,17 @@ void openapi(const CallPtr& call) {
     call->reply_text(200, "application/json", openapi_json());
 }
 
+void playground(const CallPtr& call) {
+    call->reply_text(200, "text/html; charset=utf-8", playground_html());
+}
+
 }  // namespace
 
 void add_ops_routes(App& app) {
     app.add({"GET", "/health", ApiFamily::kTei, false, false, health});
     app.add({"GET", "/metrics", ApiFamily::kOpenAi, false, false, metrics});
     app.add({"GET", "/openapi.json", ApiFamily::kOpenAi, true, false, openapi});
+    app.add({"GET", "/", ApiFamily::kOpenAi, false, false, playground});
 }
 
 }  // namespace bge::server

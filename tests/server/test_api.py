@@ -16,9 +16,9 @@ ALL_ROUTES = [
     ("POST", "/tokenize"), ("GET", "/info"),
     ("POST", "/v1/rerank"), ("POST", "/v2/rerank"),
     ("POST", "/m3/embed"), ("POST", "/m3/score"),
-    ("GET", "/health"), ("GET", "/metrics"), ("GET", "/openapi.json"),
+    ("GET", "/health"), ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/"),
 ]
-OPEN_ROUTES = {"/health", "/metrics"}
+OPEN_ROUTES = {"/health", "/metrics", "/"}  # / is the playground page: it holds no data
 
 
 def raw_http(port, data, read=True):
