@@ -261,9 +261,8 @@ class Engine {
     // Prometheus text of the engine's metrics (bge_ prefix): queue, tokenize, inference, batches, tokens.
     std::string metrics_text() const;
 
-    struct Impl;
-
  private:
+    struct Impl;
     explicit Engine(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

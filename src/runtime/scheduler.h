@@ -61,8 +61,6 @@ class Scheduler {
 
     bool healthy() const;
     int64_t depth() const;  // reserved inputs
-    const SchedulerOptions& options() const { return options_; }
-    Worker& worker(size_t i) { return *workers_[i]; }
 
  private:
     struct Pending {

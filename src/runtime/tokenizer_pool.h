@@ -21,7 +21,6 @@ class TokenizerPool {
     bool post(std::function<void()> task);
     // Runs what is queued, then ends the threads.
     void stop();
-    int n_threads() const { return static_cast<int>(threads_.size()); }
 
  private:
     void run();

@@ -41,7 +41,6 @@ class ModelWorker : public Worker {
     ~ModelWorker() override;
     std::string name() const override;
     StatusOr<std::vector<SeqOutput>> run(const Batch& batch) override;
-    ModelRunner& runner() { return *runner_; }
 
  private:
     std::unique_ptr<ModelRunner> runner_;

@@ -218,8 +218,4 @@ int HttpServer::in_flight() const {
     return impl_->in_flight;
 }
 
-bool HttpServer::accepting() const {
-    return impl_->accepting;
-}
-
 }  // namespace bge::server

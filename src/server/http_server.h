@@ -64,9 +64,8 @@ class HttpServer {
     void post(std::function<void()> task);
     // Requests read and not yet answered.
     int in_flight() const;
-    bool accepting() const;
 
-    struct Impl;
+    struct Impl;  // the listener's state, shared with its connections (http_server.cc)
 
  private:
     std::unique_ptr<Impl> impl_;

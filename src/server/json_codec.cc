@@ -198,12 +198,6 @@ JsonWriter& JsonWriter::floats(std::span<const float> values) {
     for (float v : values) value(v);
     return end_array();
 }
-JsonWriter& JsonWriter::raw(std::string_view json) {
-    comma();
-    out_ += json;
-    return *this;
-}
-
 std::string base64_floats(std::span<const float> values) {
     static_assert(std::endian::native == std::endian::little, "base64 output assumes a little-endian host");
     using namespace boost::archive::iterators;

@@ -47,8 +47,6 @@ class JsonWriter {
     JsonWriter& value(bool v);
     JsonWriter& null();
     JsonWriter& floats(std::span<const float> values);
-    // A value already serialized.
-    JsonWriter& raw(std::string_view json);
     std::string take() { return std::move(out_); }
 
  private:
