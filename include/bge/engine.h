@@ -180,13 +180,13 @@ struct EmbedInput {
 
 struct EmbedRequest {
     std::vector<EmbedInput> inputs;
-    EmbedOptions outputs;  // outputs wanted; max_length <= 0: the engine's max input length
+    EmbedOptions outputs;  // outputs wanted; max_length <= 0: the engine's max length (a larger one is capped to it)
     RequestControl control;
 };
 
 struct RerankRequest {
     std::vector<TextPair> pairs;
-    int max_length = 0;  // <= 0: the engine's max input length; pairs are cut longest_first
+    int max_length = 0;  // <= 0: the engine's max length (a larger one is capped to it); pairs cut longest_first
     RequestControl control;
 };
 
