@@ -2,11 +2,16 @@
 // bge-reranker-v2-m3 cross-encoder, loaded from Hugging Face model folders.
 //
 // Thread-safety: Tokenizer is safe to share. Embedder and Reranker run one batch at a time; calls
-// from several threads are serialized.
+// from several threads are serialized. Engine (the serving path, at the end) takes requests from any
+// number of threads at once and batches them together.
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <future>
 #include <memory>
 #include <span>
 #include <string>
@@ -58,6 +63,11 @@ class Tokenizer {
     // max_length <= 0 means the model's default max length.
     StatusOr<std::vector<int32_t>> encode(std::string_view text, int max_length = 0) const;
     StatusOr<std::vector<int32_t>> encode_pair(std::string_view a, std::string_view b, int max_length = 0) const;
+    // As encode / encode_pair, but an input needing more than max_length ids is kOutOfRange naming both
+    // lengths, nothing is cut (the serving path's truncate=false).
+    StatusOr<std::vector<int32_t>> encode_untruncated(std::string_view text, int max_length = 0) const;
+    StatusOr<std::vector<int32_t>> encode_pair_untruncated(std::string_view a, std::string_view b,
+                                                           int max_length = 0) const;
     int default_max_length() const;
 
  private:
@@ -147,5 +157,121 @@ class Reranker {
 
 // Reads only config.json: "embedder" or "reranker" (kInvalidArgument for anything else).
 StatusOr<std::string> detect_model_kind(const std::string& model_dir);
+
+// ---- Serving path: asynchronous submission, dynamic batching (DESIGN.md "Serving path") ----
+
+// Set by whoever gave up on a request (a client that hung up); the engine drops its queued work.
+class CancelFlag {
+ public:
+    void cancel() { flag_.store(true, std::memory_order_relaxed); }
+    bool cancelled() const { return flag_.load(std::memory_order_relaxed); }
+
+ private:
+    std::atomic<bool> flag_{false};
+};
+
+struct RequestControl {
+    // Past it the request fails with kDeadlineExceeded and its queued work is dropped.
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+    std::shared_ptr<const CancelFlag> cancel;  // may be null; a cancelled request fails with kCancelled
+    // false: an input longer than the max length fails the request (kOutOfRange) instead of being cut.
+    bool truncate = true;
+};
+
+// One text, or token ids without <s>/</s> (the engine adds them; ids must be < vocab_size).
+struct EmbedInput {
+    std::string text;
+    std::vector<int32_t> ids;
+    bool is_ids = false;
+};
+
+struct EmbedRequest {
+    std::vector<EmbedInput> inputs;
+    EmbedOptions outputs;  // outputs wanted; max_length <= 0: the engine's max length (a larger one is capped to it)
+    RequestControl control;
+};
+
+struct RerankRequest {
+    std::vector<TextPair> pairs;
+    int max_length = 0;  // <= 0: the engine's max length (a larger one is capped to it); pairs cut longest_first
+    RequestControl control;
+};
+
+// Where a request's time went (microseconds) and what it cost.
+struct RequestStats {
+    int64_t tokenize_us = 0;   // tokenizing every input
+    int64_t queue_us = 0;      // tokenized until its first batch started
+    int64_t inference_us = 0;  // first batch started until its last batch finished
+    int64_t n_tokens = 0;      // tokens the model ran, <s> and </s> included
+    int n_batches = 0;         // forward passes its inputs were spread over
+};
+
+struct EmbedResponse {
+    std::vector<Embedding> embeddings;  // one per input, in order, with only the outputs asked for
+    RequestStats stats;
+};
+
+struct RerankResponse {
+    std::vector<RerankScore> scores;  // one per pair, in order
+    RequestStats stats;
+};
+
+struct ServeOptions {
+    std::string embedder_dir;  // may be empty; not both
+    std::string reranker_dir;
+    EngineOptions engine;         // per model worker: threads, max_batch_tokens (real tokens of one forward pass)
+    int max_batch_requests = 64;  // sequences per forward pass
+    int max_wait_us = 2000;       // how long a batch that is not full waits for more work
+    int max_queue = 4096;         // inputs queued (tokenizing or waiting) per model; beyond: kUnavailable
+    int max_input_tokens = 0;     // > 0: caps every request's max length (after the model's own limit)
+    int tokenizer_threads = 0;    // 0: min(4, cores)
+};
+
+// Embedder and/or reranker behind a tokenizer pool, one scheduler per model forming packed batches
+// under a cost budget (tokens plus an attention term growing with length squared), and one worker
+// per device. A request with many inputs is spread over batches and answered in order. Thread-safe.
+class Engine {
+ public:
+    using EmbedCallback = std::function<void(StatusOr<EmbedResponse>)>;
+    using RerankCallback = std::function<void(StatusOr<RerankResponse>)>;
+
+    static StatusOr<std::unique_ptr<Engine>> open(const ServeOptions& options);
+    // Finishes every accepted request, then stops.
+    ~Engine();
+
+    // `done` runs exactly once, on an engine thread (keep it short), or inline when the request is refused at
+    // once. Errors: kInvalidArgument (no inputs, no outputs, bad ids), kFailedPrecondition (model or head not
+    // served), kUnavailable (queue full or shutting down), kOutOfRange (an input too long without truncation),
+    // kDeadlineExceeded, kCancelled.
+    void submit(EmbedRequest request, EmbedCallback done);
+    void submit(RerankRequest request, RerankCallback done);
+    std::future<StatusOr<EmbedResponse>> submit(EmbedRequest request);
+    std::future<StatusOr<RerankResponse>> submit(RerankRequest request);
+
+    // Runs one batch per length bucket through every model so that first requests are not slow.
+    Status warm_up();
+    // Refuses new requests (kUnavailable) and waits until every accepted one is answered.
+    void drain();
+
+    bool has_embedder() const;
+    bool has_reranker() const;
+    const ModelInfo& embedder_info() const;  // only when has_embedder()
+    const ModelInfo& reranker_info() const;  // only when has_reranker()
+    const Tokenizer& embedder_tokenizer() const;
+    const Tokenizer& reranker_tokenizer() const;
+    // The max length a request gets when it names none: the model's, capped by max_input_tokens.
+    int max_length(bool reranker) const;
+    const ServeOptions& options() const;
+
+    bool healthy() const;         // every model has a healthy worker
+    int64_t queue_depth() const;  // inputs accepted and not yet answered, all models
+    // Prometheus text of the engine's metrics (bge_ prefix): queue, tokenize, inference, batches, tokens.
+    std::string metrics_text() const;
+
+ private:
+    struct Impl;
+    explicit Engine(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace bge

@@ -19,6 +19,9 @@ enum class StatusCode {
     kOutOfRange,          // a size or index beyond what the model allows
     kResourceExhausted,   // out of memory or workspace
     kInternal,            // a bug or an unexpected library failure
+    kUnavailable,         // the engine cannot take the work now (queue full, shutting down, no healthy worker)
+    kDeadlineExceeded,    // the request's deadline passed before its work finished
+    kCancelled,           // the caller cancelled the request
 };
 
 const char* status_code_name(StatusCode code);
@@ -67,6 +70,15 @@ inline Status resource_exhausted(std::string m) {
 }
 inline Status internal_error(std::string m) {
     return {StatusCode::kInternal, std::move(m)};
+}
+inline Status unavailable(std::string m) {
+    return {StatusCode::kUnavailable, std::move(m)};
+}
+inline Status deadline_exceeded(std::string m) {
+    return {StatusCode::kDeadlineExceeded, std::move(m)};
+}
+inline Status cancelled(std::string m) {
+    return {StatusCode::kCancelled, std::move(m)};
 }
 
 // Holds either a value or a non-ok Status. Accessing value() of an error aborts.

@@ -8,6 +8,10 @@
 
 #include "bge/engine.h"
 
+namespace CLI {
+class App;
+}
+
 namespace bge::cli {
 
 struct CommonOptions {
@@ -48,6 +52,31 @@ int run_download(const DownloadOptions& options);
 // Replaces a hub repo id in `model` by its snapshot folder (downloading what is missing); a folder or "" stays.
 // main() calls it for --model; an option naming a second model (--reranker) needs the same call.
 Status resolve_model_option(std::string& model, bool quiet);
+// bge serve (every option also from an environment variable: --max-queue is BGE_MAX_QUEUE).
+struct ServeCliOptions {
+    std::string model, reranker, model_id, reranker_id;
+    std::string host = "127.0.0.1";
+    int port = 8080;
+    std::string api_key, api_key_file;
+    int max_batch_tokens = 8192;
+    int max_batch_requests = 64;
+    int max_queue = 4096;
+    int max_wait_us = 2000;
+    int max_input_tokens = 0;
+    int max_client_batch = 256;
+    bool auto_truncate = false;
+    int threads = 0;
+    int tokenizer_threads = 0;
+    int http_threads = 2;
+    int max_body_bytes = 2 << 20;
+    double request_timeout_s = 60;
+    double read_timeout_s = 30;
+    double idle_timeout_s = 60;
+    double shutdown_timeout_s = 30;
+    std::string log_format = "text";
+};
+CLI::App* add_serve_command(CLI::App& app, ServeCliOptions& options);
+int run_serve(ServeCliOptions options);
 
 // Prints "bge: <message>" on stderr and returns 1.
 int fail(const Status& status);

@@ -103,6 +103,9 @@ int main(int argc, char** argv) {
     download->add_option("--include", download_options.include, "only repo files matching these patterns");
     download->add_flag("--quiet", download_options.quiet, "no progress lines on stderr");
 
+    ServeCliOptions serve_options;
+    auto* serve = add_serve_command(app, serve_options);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -124,5 +127,6 @@ int main(int argc, char** argv) {
         return run_score(o, weights);
     }
     if (*bench) return run_bench(o, bench_options);
+    if (*serve) return run_serve(std::move(serve_options));
     return run_info(o);
 }

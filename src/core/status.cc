@@ -22,6 +22,12 @@ const char* status_code_name(StatusCode code) {
             return "resource exhausted";
         case StatusCode::kInternal:
             return "internal";
+        case StatusCode::kUnavailable:
+            return "unavailable";
+        case StatusCode::kDeadlineExceeded:
+            return "deadline exceeded";
+        case StatusCode::kCancelled:
+            return "cancelled";
     }
     return "unknown";
 }

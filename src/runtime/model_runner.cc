@@ -113,7 +113,7 @@ Status ModelRunner::for_each_batch(const std::vector<std::vector<int32_t>>& sequ
     return ok_status();
 }
 
-StatusOr<std::vector<Embedding>> ModelRunner::embed(std::span<const std::string> texts, const EmbedOptions& options) {
+Status ModelRunner::check_outputs(const EmbedOptions& options) const {
     if (!options.dense && !options.sparse && !options.colbert) {
         return invalid_argument("no output asked for (dense, sparse, colbert)");
     }
@@ -123,6 +123,34 @@ StatusOr<std::vector<Embedding>> ModelRunner::embed(std::span<const std::string>
     if (options.colbert && !m3_heads_->has_colbert()) {
         return failed_precondition(info_.dir + " has no colbert_linear.pt: colbert output is not available");
     }
+    return ok_status();
+}
+
+StatusOr<std::vector<Embedding>> ModelRunner::embed_batch(const PackedBatch& batch, const EmbedOptions& options) {
+    std::vector<Embedding> out;
+    std::lock_guard lock(mutex_);
+    const Tensor hidden = encoder_->forward(batch, encoder_ws_);                         // [n_tokens, hidden]
+    const Tensor seq_starts = encoder_ws_.cu_seqlens.view.row_slice(0, batch.n_seqs());  // I32 [n_seqs, 1]
+    BGE_RETURN_IF_ERROR(m3_heads_->compute(batch, hidden, seq_starts, options, heads_ws_, out));
+    return out;
+}
+
+StatusOr<std::vector<RerankScore>> ModelRunner::rerank_batch(const PackedBatch& batch) {
+    std::vector<RerankScore> out(static_cast<size_t>(batch.n_seqs()));
+    std::lock_guard lock(mutex_);
+    const Tensor hidden = encoder_->forward(batch, encoder_ws_);                         // [n_tokens, hidden]
+    const Tensor seq_starts = encoder_ws_.cu_seqlens.view.row_slice(0, batch.n_seqs());  // I32 [n_seqs, 1]
+    BGE_ASSIGN_OR_RETURN(const std::vector<float> logits, classifier_->logits(hidden, seq_starts, classifier_ws_));
+    for (int32_t k = 0; k < batch.n_seqs(); ++k) {
+        out[k].n_tokens = batch.seq_length(k);
+        out[k].logit = logits[k];
+        out[k].score = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(logits[k]))));
+    }
+    return out;
+}
+
+StatusOr<std::vector<Embedding>> ModelRunner::embed(std::span<const std::string> texts, const EmbedOptions& options) {
+    BGE_RETURN_IF_ERROR(check_outputs(options));
     std::vector<std::vector<int32_t>> sequences(texts.size());
     for (size_t i = 0; i < texts.size(); ++i) {
         auto ids = tokenizer_->encode(texts[i], options.max_length);
@@ -130,12 +158,8 @@ StatusOr<std::vector<Embedding>> ModelRunner::embed(std::span<const std::string>
         sequences[i] = std::move(ids).value();
     }
     std::vector<Embedding> result(texts.size());
-    std::lock_guard lock(mutex_);
-    std::vector<Embedding> batch_out;
     BGE_RETURN_IF_ERROR(for_each_batch(sequences, [&](const PackedBatch& batch, const std::vector<size_t>& members) {
-        const Tensor hidden = encoder_->forward(batch, encoder_ws_);                         // [n_tokens, hidden]
-        const Tensor seq_starts = encoder_ws_.cu_seqlens.view.row_slice(0, batch.n_seqs());  // I32 [n_seqs, 1]
-        BGE_RETURN_IF_ERROR(m3_heads_->compute(batch, hidden, seq_starts, options, heads_ws_, batch_out));
+        BGE_ASSIGN_OR_RETURN(std::vector<Embedding> batch_out, embed_batch(batch, options));
         for (size_t k = 0; k < members.size(); ++k) result[members[k]] = std::move(batch_out[k]);
         return ok_status();
     }));
@@ -150,17 +174,9 @@ StatusOr<std::vector<RerankScore>> ModelRunner::rerank(std::span<const TextPair>
         sequences[i] = std::move(ids).value();
     }
     std::vector<RerankScore> result(pairs.size());
-    std::lock_guard lock(mutex_);
     BGE_RETURN_IF_ERROR(for_each_batch(sequences, [&](const PackedBatch& batch, const std::vector<size_t>& members) {
-        const Tensor hidden = encoder_->forward(batch, encoder_ws_);                         // [n_tokens, hidden]
-        const Tensor seq_starts = encoder_ws_.cu_seqlens.view.row_slice(0, batch.n_seqs());  // I32 [n_seqs, 1]
-        BGE_ASSIGN_OR_RETURN(const std::vector<float> logits, classifier_->logits(hidden, seq_starts, classifier_ws_));
-        for (size_t k = 0; k < members.size(); ++k) {
-            RerankScore& r = result[members[k]];
-            r.n_tokens = batch.seq_length(static_cast<int32_t>(k));
-            r.logit = logits[k];
-            r.score = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(logits[k]))));
-        }
+        BGE_ASSIGN_OR_RETURN(const std::vector<RerankScore> batch_out, rerank_batch(batch));
+        for (size_t k = 0; k < members.size(); ++k) result[members[k]] = batch_out[k];
         return ok_status();
     }));
     return result;

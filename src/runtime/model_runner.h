@@ -26,6 +26,14 @@ class ModelRunner {
     StatusOr<std::vector<Embedding>> embed(std::span<const std::string> texts, const EmbedOptions& options);
     StatusOr<std::vector<RerankScore>> rerank(std::span<const TextPair> pairs, int max_length);
 
+    // Ok when the embedder serves every output asked for (at least one).
+    Status check_outputs(const EmbedOptions& options) const;
+    // One forward pass over a formed batch of at most max_tokens() tokens: one result per sequence, in order.
+    // Embeddings carry the outputs asked for (check_outputs first).
+    StatusOr<std::vector<Embedding>> embed_batch(const PackedBatch& batch, const EmbedOptions& options);
+    StatusOr<std::vector<RerankScore>> rerank_batch(const PackedBatch& batch);
+    int64_t max_tokens() const { return max_tokens_; }
+
     const ModelInfo& info() const { return info_; }
     const Tokenizer& tokenizer() const { return *tokenizer_; }
 

@@ -68,6 +68,30 @@ StatusOr<std::vector<int32_t>> Tokenizer::encode_pair(std::string_view a, std::s
     return impl_->tokenizer->encode_pair(a, b, n);
 }
 
+namespace {
+
+// Encodes with one id of room beyond `n`: more than n ids means the input does not fit.
+StatusOr<std::vector<int32_t>> refuse_longer(StatusOr<std::vector<int32_t>> ids, int n) {
+    if (!ids.ok()) return ids;
+    if (static_cast<int>(ids->size()) > n) {
+        return out_of_range("input has more than " + std::to_string(n) + " tokens, the limit (truncation is off)");
+    }
+    return ids;
+}
+
+}  // namespace
+
+StatusOr<std::vector<int32_t>> Tokenizer::encode_untruncated(std::string_view text, int max_length) const {
+    BGE_ASSIGN_OR_RETURN(int n, impl_->resolve(max_length, 2));
+    return refuse_longer(impl_->tokenizer->encode_single(text, n + 1), n);
+}
+
+StatusOr<std::vector<int32_t>> Tokenizer::encode_pair_untruncated(std::string_view a, std::string_view b,
+                                                                  int max_length) const {
+    BGE_ASSIGN_OR_RETURN(int n, impl_->resolve(max_length, 4));
+    return refuse_longer(impl_->tokenizer->encode_pair(a, b, n + 1), n);
+}
+
 int Tokenizer::default_max_length() const {
     return impl_->default_max_length;
 }

@@ -1,0 +1,148 @@
+"""Load benchmark of `bge serve`: an asyncio client (keep-alive connections, Python stdlib only) against a server it
+starts, for 1, 8 and 64 concurrent clients. Per level: requests/s, p50/p99 latency seen by the client, batch fill
+(mean sequences per forward pass, from /metrics), server CPU seconds per request (/proc), and the server's own
+overhead per request: its time for the request minus tokenizing, queueing and the forward pass (HTTP parsing,
+routing, JSON encoding), as a share of the forward pass.
+
+Usage: python3 bench/serve_load.py --bge build/bge [--model DIR] [--tokens 128] [--seconds 5] [--levels 1,8,64]
+       [--threads N] [--max-wait-us 2000]
+Requests are POST /v1/embeddings with one input of exactly --tokens tokens (as token ids). The overhead is measured
+with one client, where each forward pass holds one request.
+Without --model it uses tests/golden/m3 (tiny). A BGE-M3-shaped folder comes from tools/make_test_models.py with
+bench/cpu_vs_torch.py's FULL_SIZE arguments (needs torch). Prints a Markdown table and one JSON line.
+"""
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def start_server(args):
+    cmd = [args.bge, "serve", "--model", args.model, "--port", "0", "--max-wait-us", str(args.max_wait_us),
+           "--max-client-batch", "1024", "--auto-truncate"]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        m = re.search(r"ready on http://[^:]+:(\d+)", line)
+        if m:
+            # Drain the access log so the pipe never fills.
+            threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
+            return proc, int(m.group(1))
+    raise RuntimeError("bge serve did not start")
+
+
+def metrics(port):
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        out[name] = float(value)
+    return out
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def token_ids(port, tokens):
+    """Ids of a text cut to `tokens` tokens by the server's own tokenizer, without <s> and </s>."""
+    words = " ".join(["Deutschland Россия 日本"] * tokens)
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/tokenize", json.dumps({"inputs": words}).encode(),
+                                 {"Content-Type": "application/json"})
+    ids = json.loads(urllib.request.urlopen(req).read())[0]
+    return [t["id"] for t in ids[1:tokens - 1]]
+
+
+async def client(port, path, body, deadline, latencies):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = (f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        writer.write(head + body)
+        await writer.drain()
+        status = await reader.readline()
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        await reader.readexactly(length)
+        if not status.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(status.decode())
+        latencies.append(time.perf_counter() - start)
+    writer.close()
+
+
+def delta(after, before, name):
+    return after.get(name, 0) - before.get(name, 0)
+
+
+async def level(port, pid, path, body, clients, seconds):
+    before, cpu_before = metrics(port), cpu_seconds(pid)
+    latencies = []
+    start = time.perf_counter()
+    await asyncio.gather(*(client(port, path, body, start + seconds, latencies) for _ in range(clients)))
+    elapsed = time.perf_counter() - start
+    after, cpu_after = metrics(port), cpu_seconds(pid)
+    n = len(latencies)
+    batches = delta(after, before, "bge_batch_size_count")
+    forward = delta(after, before, "bge_inference_seconds_sum") / max(batches, 1)
+    row = {
+        "clients": clients, "requests": n, "rps": n / elapsed,
+        "p50_ms": sorted(latencies)[n // 2] * 1e3, "p99_ms": sorted(latencies)[min(n - 1, int(n * 0.99))] * 1e3,
+        "batch_fill": delta(after, before, "bge_batch_size_sum") / max(batches, 1),
+        "cpu_ms_per_request": (cpu_after - cpu_before) / n * 1e3, "forward_ms": forward * 1e3,
+    }
+    if clients == 1:  # one request per forward pass: the rest of the server's time is its overhead
+        server = delta(after, before, "bge_request_duration_seconds_sum") / n
+        tokenize = delta(after, before, "bge_tokenize_seconds_sum") / n
+        queue = delta(after, before, "bge_queue_seconds_sum") / n
+        row["server_overhead_us"] = (server - tokenize - queue - forward) * 1e6
+        row["overhead_share"] = (server - tokenize - queue - forward) / forward
+    return row
+
+
+async def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--bge", default=os.path.join(ROOT, "build", "bge"))
+    p.add_argument("--model", default=os.path.join(ROOT, "tests", "golden", "m3"))
+    p.add_argument("--tokens", type=int, default=128)
+    p.add_argument("--seconds", type=float, default=5)
+    p.add_argument("--levels", default="1,8,64")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--max-wait-us", type=int, default=2000)
+    args = p.parse_args()
+    proc, port = start_server(args)
+    try:
+        body = json.dumps({"input": [token_ids(port, args.tokens)]}).encode()
+        rows = [await level(port, proc.pid, "/v1/embeddings", body, int(c), args.seconds)
+                for c in args.levels.split(",")]
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    print(f"model {args.model}, /v1/embeddings, one {args.tokens}-token input per request, {args.seconds:g} s per level\n")
+    print("| clients | req/s | p50 ms | p99 ms | batch fill | server CPU ms/req | forward ms | server overhead µs/req "
+          "| overhead / forward |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['clients']} | {r['rps']:.1f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['batch_fill']:.2f} | "
+              f"{r['cpu_ms_per_request']:.2f} | {r['forward_ms']:.2f} | " +
+              (f"{r['server_overhead_us']:.0f} | {100 * r['overhead_share']:.2f}% |" if "overhead_share" in r
+               else "- | - |"))
+    print(json.dumps({"model": args.model, "tokens": args.tokens, "levels": rows}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,49 @@
+// A worker runs formed batches on one device. The scheduler owns its workers and gives each batch to
+// one of them; CPU today (ModelWorker over a ModelRunner), one per GPU when the CUDA backend lands.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/packed_batch.h"
+#include "runtime/request.h"
+
+namespace bge {
+
+class ModelRunner;
+
+// One sequence of a batch: input `index` of `request`.
+struct BatchItem {
+    std::shared_ptr<RequestState> request;
+    int index = 0;
+};
+
+struct Batch {
+    PackedBatch packed;    // the sequences of `items`, in order
+    EmbedOptions outputs;  // union of what the members asked for (embedder)
+    std::vector<BatchItem> items;
+};
+
+class Worker {
+ public:
+    virtual ~Worker() = default;
+    virtual std::string name() const = 0;
+    // One output per sequence of batch.packed, in order. An error marks this worker unhealthy; the batch
+    // is retried once on another worker.
+    virtual StatusOr<std::vector<SeqOutput>> run(const Batch& batch) = 0;
+};
+
+// Runs batches on a ModelRunner it owns (embedder: M3 heads; reranker: scores).
+class ModelWorker : public Worker {
+ public:
+    explicit ModelWorker(std::unique_ptr<ModelRunner> runner);
+    ~ModelWorker() override;
+    std::string name() const override;
+    StatusOr<std::vector<SeqOutput>> run(const Batch& batch) override;
+
+ private:
+    std::unique_ptr<ModelRunner> runner_;
+};
+
+}  // namespace bge

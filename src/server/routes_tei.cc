@@ -1,0 +1,206 @@
+// text-embeddings-inference: /embed /embed_sparse /embed_all /rerank /tokenize /decode /info.
+#include <algorithm>
+#include <numeric>
+
+#include "server/route_util.h"
+
+namespace bge::server {
+namespace {
+
+// The fields TEI's embed routes share: inputs, truncate, truncation_direction, prompt_name, dimensions.
+struct EmbedFields {
+    std::vector<std::string> texts;
+    std::optional<bool> truncate;
+};
+
+StatusOr<EmbedFields> embed_fields(const CallPtr& call, const Json& body) {
+    EmbedFields f;
+    if (!call->app().engine()->has_embedder()) {
+        return failed_precondition("no embedding model is served (start with --model)");
+    }
+    BGE_ASSIGN_OR_RETURN(f.texts,
+                         get_texts(body, "inputs", static_cast<size_t>(call->app().options().max_client_batch)));
+    BGE_ASSIGN_OR_RETURN(f.truncate, get_truncate(body));
+    BGE_RETURN_IF_ERROR(check_truncation_direction(body));
+    if (has(body, "prompt_name")) return invalid_argument("`prompt_name` is not supported: the model has no prompts");
+    if (has(body, "dimensions")) {
+        return invalid_argument("`dimensions` is not supported: BGE-M3 is not a Matryoshka model");
+    }
+    return f;
+}
+
+void embed(const CallPtr& call) {
+    auto body = body_or_reply(call);
+    if (!body) return;
+    BGE_OR_REPLY(EmbedFields f, call, embed_fields(call, *body));
+    BGE_OR_REPLY(bool normalize, call, get_bool(*body, "normalize", true));
+    if (!normalize) {
+        return call->reply_status(
+            invalid_argument("`normalize: false` is not supported: BGE-M3 dense vectors are defined normalized"));
+    }
+    const int64_t n = static_cast<int64_t>(f.texts.size());
+    submit_embed(call, text_inputs(std::move(f.texts)), {true, false, false, 0}, f.truncate,
+                 [call, n](EmbedResponse& r) {
+                     JsonWriter w;
+                     w.begin_array();
+                     for (const Embedding& e : r.embeddings) w.floats(e.dense);
+                     call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
+                 });
+}
+
+void embed_sparse(const CallPtr& call) {
+    auto body = body_or_reply(call);
+    if (!body) return;
+    BGE_OR_REPLY(EmbedFields f, call, embed_fields(call, *body));
+    const int64_t n = static_cast<int64_t>(f.texts.size());
+    submit_embed(call, text_inputs(std::move(f.texts)), {false, true, false, 0}, f.truncate,
+                 [call, n](EmbedResponse& r) {
+                     JsonWriter w;
+                     w.begin_array();
+                     for (const Embedding& e : r.embeddings) {
+                         w.begin_array();
+                         for (const SparseWeight& s : e.sparse) {
+                             w.begin_object().key("index").value(s.token_id).key("value").value(s.weight).end_object();
+                         }
+                         w.end_array();
+                     }
+                     call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
+                 });
+}
+
+// Per-token vectors: BGE-M3's ColBERT vectors (tokens 1..n-1, normalized), the per-token output it defines.
+void embed_all(const CallPtr& call) {
+    auto body = body_or_reply(call);
+    if (!body) return;
+    BGE_OR_REPLY(EmbedFields f, call, embed_fields(call, *body));
+    const int64_t n = static_cast<int64_t>(f.texts.size());
+    submit_embed(call, text_inputs(std::move(f.texts)), {false, false, true, 0}, f.truncate,
+                 [call, n](EmbedResponse& r) {
+                     JsonWriter w;
+                     w.begin_array();
+                     for (const Embedding& e : r.embeddings) {
+                         const size_t dim = static_cast<size_t>(e.colbert_dim);
+                         w.begin_array();
+                         for (size_t row = 0; dim && row * dim < e.colbert.size(); ++row) {
+                             w.floats(std::span<const float>(e.colbert).subspan(row * dim, dim));
+                         }
+                         w.end_array();
+                     }
+                     call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
+                 });
+}
+
+void rerank(const CallPtr& call) {
+    auto body = body_or_reply(call);
+    if (!body) return;
+    if (!call->app().engine()->has_reranker()) {
+        return call->reply_status(failed_precondition("no reranker is served (start with --reranker)"));
+    }
+    BGE_OR_REPLY(std::string query, call, require_text(*body, "query"));
+    BGE_OR_REPLY(std::vector<std::string> texts, call,
+                 get_texts(*body, "texts", static_cast<size_t>(call->app().options().max_client_batch)));
+    BGE_OR_REPLY(bool raw_scores, call, get_bool(*body, "raw_scores", false));
+    BGE_OR_REPLY(bool return_text, call, get_bool(*body, "return_text", false));
+    BGE_OR_REPLY(std::optional<bool> truncate, call, get_truncate(*body));
+    if (Status s = check_truncation_direction(*body); !s.ok()) return call->reply_status(s);
+    std::vector<TextPair> pairs;
+    for (const std::string& t : texts) pairs.push_back({query, t});
+    const int64_t n = static_cast<int64_t>(pairs.size());
+    submit_rerank(call, std::move(pairs), truncate,
+                  [call, n, raw_scores, return_text, texts = std::move(texts)](RerankResponse& r) {
+                      std::vector<size_t> order(r.scores.size());
+                      std::iota(order.begin(), order.end(), 0);
+                      std::stable_sort(order.begin(), order.end(),
+                                       [&](size_t a, size_t b) { return r.scores[a].logit > r.scores[b].logit; });
+                      JsonWriter w;
+                      w.begin_array();
+                      for (size_t i : order) {
+                          w.begin_object().key("index").value(static_cast<int64_t>(i));
+                          w.key("score").value(raw_scores ? r.scores[i].logit : r.scores[i].score);
+                          if (return_text) w.key("text").value(texts[i]);
+                          w.end_object();
+                      }
+                      call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
+                  });
+}
+
+const Tokenizer& served_tokenizer(Engine& engine) {
+    return engine.has_embedder() ? engine.embedder_tokenizer() : engine.reranker_tokenizer();
+}
+
+// Token ids of each input. Offsets and piece texts need the tokenizer's offsets API (not yet there):
+// `text` is "" and `start`/`stop` are null until then.
+void tokenize(const CallPtr& call) {
+    auto body = body_or_reply(call);
+    if (!body) return;
+    BGE_OR_REPLY(std::vector<std::string> texts, call,
+                 get_texts(*body, "inputs", static_cast<size_t>(call->app().options().max_client_batch)));
+    BGE_OR_REPLY(bool add_special, call, get_bool(*body, "add_special_tokens", true));
+    if (has(*body, "prompt_name")) {
+        return call->reply_status(invalid_argument("`prompt_name` is not supported: the model has no prompts"));
+    }
+    Engine& engine = *call->app().engine();
+    const Tokenizer& tokenizer = served_tokenizer(engine);
+    const int max_length = engine.max_length(!engine.has_embedder());
+    JsonWriter w;
+    w.begin_array();
+    int64_t tokens = 0;
+    for (size_t i = 0; i < texts.size(); ++i) {
+        StatusOr<std::vector<int32_t>> ids = tokenizer.encode(texts[i], max_length);
+        if (!ids.ok()) return call->reply_status(ids.status().with_context("input " + std::to_string(i)));
+        size_t begin = 0, end = ids->size();
+        if (!add_special) {
+            begin = 1;
+            end -= 1;
+        }
+        tokens += static_cast<int64_t>(ids->size());
+        w.begin_array();
+        for (size_t k = begin; k < end; ++k) {
+            const int32_t id = (*ids)[k];
+            const bool special = id <= 3;  // <s> <pad> </s> <unk>
+            w.begin_object().key("id").value(id).key("text").value("").key("special").value(special);
+            w.key("start").null().key("stop").null().end_object();
+        }
+        w.end_array();
+    }
+    call->reply_json(w.end_array().take(), static_cast<int64_t>(texts.size()), tokens);
+}
+
+void info(const CallPtr& call) {
+    Engine& engine = *call->app().engine();
+    const ServeOptions& o = engine.options();
+    const AppOptions& a = call->app().options();
+    const bool embedder = engine.has_embedder();
+    const ModelInfo& m = embedder ? engine.embedder_info() : engine.reranker_info();
+    JsonWriter w;
+    w.begin_object().key("model_id").value(embedder ? a.embedder_id : a.reranker_id).key("model_sha").null();
+    w.key("model_dtype").value(m.compute_dtype == "F32" ? "float32" : m.compute_dtype);
+    w.key("model_type").begin_object();
+    if (embedder) {
+        w.key("embedding").begin_object().key("pooling").value("cls").end_object();
+    } else {
+        w.key("reranker").begin_object().key("id2label").begin_object().key("0").value("LABEL_0").end_object();
+        w.key("label2id").begin_object().key("LABEL_0").value(0).end_object().end_object();
+    }
+    w.end_object();
+    w.key("max_concurrent_requests").value(o.max_queue).key("max_input_length").value(engine.max_length(!embedder));
+    w.key("max_batch_tokens").value(o.engine.max_batch_tokens).key("max_batch_requests").value(o.max_batch_requests);
+    w.key("max_client_batch_size").value(a.max_client_batch).key("auto_truncate").value(a.auto_truncate);
+    w.key("tokenization_workers").value(o.tokenizer_threads).key("version").value("bge.cpp");
+    w.key("sha").null().key("docker_label").null();
+    if (embedder && engine.has_reranker()) w.key("reranker_model_id").value(a.reranker_id);
+    call->reply_json(w.end_object().take());
+}
+
+}  // namespace
+
+void add_tei_routes(App& app) {
+    app.add({"POST", "/embed", ApiFamily::kTei, true, true, embed});
+    app.add({"POST", "/embed_sparse", ApiFamily::kTei, true, true, embed_sparse});
+    app.add({"POST", "/embed_all", ApiFamily::kTei, true, true, embed_all});
+    app.add({"POST", "/rerank", ApiFamily::kTei, true, true, rerank});
+    app.add({"POST", "/tokenize", ApiFamily::kTei, true, true, tokenize});
+    app.add({"GET", "/info", ApiFamily::kTei, true, true, info});
+}
+
+}  // namespace bge::server

@@ -1,0 +1,189 @@
+// Engine (the serving path) on the tiny fixture models: results bit for bit those of the synchronous
+// Embedder/Reranker, from many threads at once; token-id inputs; truncation on and off; the bounded
+// queue's kUnavailable; draining.
+#include "bge/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace bge {
+namespace {
+
+const std::string kM3 = std::string(BGE_TEST_DIR) + "/golden/m3";
+const std::string kReranker = std::string(BGE_TEST_DIR) + "/golden/reranker";
+
+std::vector<std::string> texts() {
+    std::vector<std::string> t;
+    for (int i = 0; i < 24; ++i) {
+        std::string s = "text " + std::to_string(i);
+        for (int k = 0; k < i % 7; ++k) s += " more words about item " + std::to_string(k);
+        t.push_back(s);
+    }
+    return t;
+}
+
+EmbedRequest embed_request(const std::vector<std::string>& t) {
+    EmbedRequest r;
+    for (const std::string& s : t) r.inputs.push_back({s, {}, false});
+    return r;
+}
+
+void expect_same(const Embedding& a, const Embedding& b, const std::string& what) {
+    EXPECT_EQ(a.n_tokens, b.n_tokens) << what;
+    EXPECT_EQ(a.dense, b.dense) << what;
+    EXPECT_EQ(a.colbert, b.colbert) << what;
+    ASSERT_EQ(a.sparse.size(), b.sparse.size()) << what;
+    for (size_t i = 0; i < a.sparse.size(); ++i) {
+        EXPECT_EQ(a.sparse[i].token_id, b.sparse[i].token_id) << what;
+        EXPECT_EQ(a.sparse[i].weight, b.sparse[i].weight) << what;
+    }
+}
+
+ServeOptions both() {
+    ServeOptions o;
+    o.embedder_dir = kM3;
+    o.reranker_dir = kReranker;
+    o.engine.n_threads = 1;
+    o.max_wait_us = 500;
+    return o;
+}
+
+TEST(EngineTest, ConcurrentRequestsEqualTheSynchronousApiBitForBit) {
+    auto engine = Engine::open(both());
+    ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+    ASSERT_TRUE((*engine)->warm_up().ok());
+    EngineOptions sync_options;
+    sync_options.n_threads = 1;
+    auto embedder = Embedder::open(kM3, sync_options);
+    ASSERT_TRUE(embedder.ok());
+    const std::vector<std::string> t = texts();
+    auto want = (*embedder)->embed(t);
+    ASSERT_TRUE(want.ok());
+
+    // 8 threads, each sending every text in its own request of a few inputs.
+    std::vector<std::thread> threads;
+    std::vector<std::vector<Embedding>> got(8);
+    for (int th = 0; th < 8; ++th) {
+        threads.emplace_back([&, th] {
+            for (size_t i = 0; i < t.size(); i += 3) {
+                std::vector<std::string> part(t.begin() + i, t.begin() + std::min(i + 3, t.size()));
+                auto r = (*engine)->submit(embed_request(part)).get();
+                ASSERT_TRUE(r.ok()) << r.status().to_string();
+                for (Embedding& e : r->embeddings) got[th].push_back(std::move(e));
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    for (int th = 0; th < 8; ++th) {
+        ASSERT_EQ(got[th].size(), t.size());
+        for (size_t i = 0; i < t.size(); ++i) expect_same(got[th][i], (*want)[i], "thread " + std::to_string(th));
+    }
+}
+
+TEST(EngineTest, OnlyTheOutputsAskedForComeBack) {
+    auto engine = Engine::open(both());
+    ASSERT_TRUE(engine.ok());
+    EmbedRequest dense_only = embed_request({"hello world"});
+    dense_only.outputs = {true, false, false, 0};
+    EmbedRequest all = embed_request({"hello world"});
+    auto a = (*engine)->submit(std::move(dense_only));
+    auto b = (*engine)->submit(std::move(all));
+    auto ra = a.get(), rb = b.get();
+    ASSERT_TRUE(ra.ok() && rb.ok());
+    EXPECT_TRUE(ra->embeddings[0].sparse.empty());
+    EXPECT_TRUE(ra->embeddings[0].colbert.empty());
+    EXPECT_EQ(ra->embeddings[0].dense, rb->embeddings[0].dense);
+    EXPECT_FALSE(rb->embeddings[0].sparse.empty());
+}
+
+TEST(EngineTest, TokenIdsAndTruncation) {
+    auto engine = Engine::open(both());
+    ASSERT_TRUE(engine.ok());
+    auto ids = (*engine)->embedder_tokenizer().encode("hello world");
+    ASSERT_TRUE(ids.ok());
+    EmbedRequest by_ids;
+    by_ids.inputs.push_back({"", std::vector<int32_t>(ids->begin() + 1, ids->end() - 1), true});
+    auto r_ids = (*engine)->submit(std::move(by_ids)).get();
+    auto r_text = (*engine)->submit(embed_request({"hello world"})).get();
+    ASSERT_TRUE(r_ids.ok() && r_text.ok()) << r_ids.status().to_string();
+    expect_same(r_ids->embeddings[0], r_text->embeddings[0], "ids vs text");
+
+    EmbedRequest bad_id;
+    bad_id.inputs.push_back({"", {5, 999999}, true});
+    EXPECT_EQ((*engine)->submit(std::move(bad_id)).get().status().code(), StatusCode::kInvalidArgument);
+
+    std::string long_text;
+    for (int i = 0; i < 400; ++i) long_text += "word ";
+    EmbedRequest cut = embed_request({long_text});
+    auto r_cut = (*engine)->submit(std::move(cut)).get();
+    ASSERT_TRUE(r_cut.ok());
+    EXPECT_EQ(r_cut->embeddings[0].n_tokens, (*engine)->max_length(false));
+    EmbedRequest refuse = embed_request({long_text});
+    refuse.control.truncate = false;
+    auto r_refuse = (*engine)->submit(std::move(refuse)).get();
+    EXPECT_EQ(r_refuse.status().code(), StatusCode::kOutOfRange);
+
+    RerankRequest pairs;
+    pairs.pairs = {{"query", long_text}};
+    pairs.control.truncate = false;
+    EXPECT_EQ((*engine)->submit(std::move(pairs)).get().status().code(), StatusCode::kOutOfRange);
+}
+
+TEST(EngineTest, RerankEqualsTheSynchronousReranker) {
+    auto engine = Engine::open(both());
+    ASSERT_TRUE(engine.ok());
+    EngineOptions sync_options;
+    sync_options.n_threads = 1;
+    auto reranker = Reranker::open(kReranker, sync_options);
+    ASSERT_TRUE(reranker.ok());
+    std::vector<TextPair> pairs = {{"what is a panda?", "a bear"}, {"what is a panda?", "hi"}, {"q", "p p p p"}};
+    auto want = (*reranker)->rerank(pairs);
+    RerankRequest request;
+    request.pairs = pairs;
+    auto got = (*engine)->submit(std::move(request)).get();
+    ASSERT_TRUE(got.ok() && want.ok());
+    for (size_t i = 0; i < pairs.size(); ++i) {
+        EXPECT_EQ(got->scores[i].logit, (*want)[i].logit);
+        EXPECT_EQ(got->scores[i].n_tokens, (*want)[i].n_tokens);
+    }
+}
+
+TEST(EngineTest, RefusalsAreImmediateAndNamed) {
+    ServeOptions o = both();
+    o.max_queue = 4;
+    o.reranker_dir.clear();
+    auto engine = Engine::open(o);
+    ASSERT_TRUE(engine.ok());
+    EXPECT_EQ((*engine)->submit(embed_request({})).get().status().code(), StatusCode::kInvalidArgument);
+    auto too_many = (*engine)->submit(embed_request({"a", "b", "c", "d", "e"})).get();
+    EXPECT_EQ(too_many.status().code(), StatusCode::kOutOfRange);  // could never fit: not worth a retry
+    EXPECT_NE(too_many.status().message().find("max_queue 4"), std::string::npos);
+    RerankRequest r;
+    r.pairs = {{"q", "p"}};
+    EXPECT_EQ((*engine)->submit(std::move(r)).get().status().code(), StatusCode::kFailedPrecondition);
+    EmbedRequest none = embed_request({"a"});
+    none.outputs = {false, false, false, 0};
+    EXPECT_EQ((*engine)->submit(std::move(none)).get().status().code(), StatusCode::kInvalidArgument);
+    EmbedRequest expired = embed_request({"a"});
+    expired.control.deadline = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+    EXPECT_EQ((*engine)->submit(std::move(expired)).get().status().code(), StatusCode::kDeadlineExceeded);
+    EXPECT_EQ((*engine)->queue_depth(), 0);
+}
+
+TEST(EngineTest, DrainAnswersEverythingAcceptedThenRefuses) {
+    auto engine = Engine::open(both());
+    ASSERT_TRUE(engine.ok());
+    std::vector<std::future<StatusOr<EmbedResponse>>> futures;
+    for (int i = 0; i < 50; ++i) futures.push_back((*engine)->submit(embed_request({"request " + std::to_string(i)})));
+    (*engine)->drain();
+    for (auto& f : futures) EXPECT_TRUE(f.get().ok());
+    EXPECT_EQ((*engine)->submit(embed_request({"late"})).get().status().code(), StatusCode::kUnavailable);
+    EXPECT_FALSE((*engine)->healthy());
+    const std::string metrics = (*engine)->metrics_text();
+    EXPECT_NE(metrics.find("bge_batch_size_count"), std::string::npos);
+    EXPECT_NE(metrics.find("bge_engine_requests_total{model=\"embedder\",outcome=\"ok\"} 50"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace bge
