@@ -14,7 +14,7 @@ constexpr double kUnkPenalty = 10.0;
 
 }  // namespace
 
-UnigramModel::UnigramModel(const std::vector<std::string>& pieces, std::vector<double> scores, int32_t unk_id)
+UnigramModel::UnigramModel(const std::vector<std::string_view>& pieces, std::vector<double> scores, int32_t unk_id)
     : scores_(std::move(scores)), unk_id_(unk_id) {
     BGE_CHECK(pieces.size() == scores_.size() && unk_id >= 0 && static_cast<size_t>(unk_id) < pieces.size());
     unk_score_ = *std::min_element(scores_.begin(), scores_.end()) - kUnkPenalty;
@@ -75,7 +75,7 @@ int32_t UnigramModel::find(std::string_view text) const {
     return found;
 }
 
-void UnigramModel::encode(std::string_view word, std::vector<int32_t>* ids) const {
+void UnigramModel::encode(std::string_view word, std::vector<int32_t>* ids, std::vector<uint32_t>* ends) const {
     // best[i]: best path over word[0, i): its score, the start of its last token, and that token's id.
     struct Best {
         double score = 0;
@@ -100,13 +100,13 @@ void UnigramModel::encode(std::string_view word, std::vector<int32_t>* ids) cons
     }
 
     // Walk back; consecutive unknown tokens become one token, looked up again as a whole.
-    std::vector<int32_t> reversed;
+    std::vector<std::pair<int32_t, uint32_t>> reversed;  // (id, end)
     size_t end = word.size();
     size_t unk_end = 0;  // end of the pending run of unknown tokens, 0 when none
     auto flush_unknown = [&](size_t start) {
         if (unk_end == 0) return;
         const int32_t id = find(word.substr(start, unk_end - start));
-        reversed.push_back(id >= 0 ? id : unk_id_);
+        reversed.emplace_back(id >= 0 ? id : unk_id_, static_cast<uint32_t>(unk_end));
         unk_end = 0;
     };
     while (end > 0) {
@@ -116,12 +116,15 @@ void UnigramModel::encode(std::string_view word, std::vector<int32_t>* ids) cons
             if (unk_end == 0) unk_end = end;
         } else {
             flush_unknown(end);
-            reversed.push_back(b.id);
+            reversed.emplace_back(b.id, static_cast<uint32_t>(end));
         }
         end = start;
     }
     flush_unknown(0);
-    ids->insert(ids->end(), reversed.rbegin(), reversed.rend());
+    for (auto it = reversed.rbegin(); it != reversed.rend(); ++it) {
+        ids->push_back(it->first);
+        if (ends != nullptr) ends->push_back(it->second);
+    }
 }
 
 }  // namespace bge
