@@ -29,6 +29,7 @@ int print_info(const CommonOptions& options) {
         {"compute_dtype", i.compute_dtype},
         {"backend", i.backend},
         {"files", i.files},
+        {"tokenizer", (*model)->tokenizer().description()},
         {"load_seconds", seconds},
     };
     if (i.kind == "embedder") {

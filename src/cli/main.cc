@@ -60,6 +60,8 @@ int main(int argc, char** argv) {
         app.add_subcommand("tokenize", "stdin: a JSON string or [a, b] per line; stdout: {\"ids\": [...]}");
     add_model_options(tokenize, o, false);
     add_length_options(tokenize, o);
+    bool offsets = false;
+    tokenize->add_flag("--offsets", offsets, "also print each token's input byte range and sequence");
 
     bge::EmbedOptions outputs;
     bool dense = false, sparse = false, colbert = false;
@@ -96,7 +98,7 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
-    if (*tokenize) return run_tokenize(o);
+    if (*tokenize) return run_tokenize(o, offsets);
     if (*embed) {
         if (dense || sparse || colbert) outputs = {dense, sparse, colbert, 0};
         return run_embed(o, outputs);

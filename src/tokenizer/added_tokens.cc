@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "tokenizer/utf8.h"
+#include "tokenizer/word_chars.h"
 
 namespace bge {
 namespace {
@@ -15,8 +16,7 @@ size_t char_start_before(std::string_view text, size_t pos) {
 
 }  // namespace
 
-AddedTokenMatcher::AddedTokenMatcher(std::vector<AddedToken> tokens, std::optional<Regex> word_char)
-    : word_char_(std::move(word_char)) {
+AddedTokenMatcher::AddedTokenMatcher(std::vector<AddedToken> tokens) {
     // Leftmost-longest: at a position the longest token wins; among equal contents the first declared.
     std::stable_sort(tokens.begin(), tokens.end(),
                      [](const AddedToken& a, const AddedToken& b) { return a.content.size() > b.content.size(); });
@@ -38,13 +38,14 @@ int AddedTokenMatcher::match_at(std::string_view text, size_t pos) const {
 
 bool AddedTokenMatcher::is_word_char_before(std::string_view text, size_t pos) const {
     if (pos == 0) return false;
-    const size_t start = char_start_before(text, pos);
-    return word_char_->full_match(text.substr(start, pos - start));
+    size_t n = 0;
+    return is_word_char(decode_utf8(text, char_start_before(text, pos), &n));
 }
 
 bool AddedTokenMatcher::is_word_char_at(std::string_view text, size_t pos) const {
     if (pos >= text.size()) return false;
-    return word_char_->full_match(text.substr(pos, utf8_sequence_length(static_cast<uint8_t>(text[pos]))));
+    size_t n = 0;
+    return is_word_char(decode_utf8(text, pos, &n));
 }
 
 AddedTokenMatcher::Split AddedTokenMatcher::next_split(std::string_view text, size_t from) const {

@@ -3,12 +3,10 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "tokenizer/regex.h"
 
 namespace bge {
 
@@ -25,9 +23,8 @@ struct AddedToken {
 class AddedTokenMatcher {
  public:
     AddedTokenMatcher() = default;
-    // The tokens of one kind (all raw or all normalized). `word_char` is Rust regex's \w as one character; needed
-    // only when a token is single_word.
-    AddedTokenMatcher(std::vector<AddedToken> tokens, std::optional<Regex> word_char);
+    // The tokens of one kind (all raw or all normalized).
+    explicit AddedTokenMatcher(std::vector<AddedToken> tokens);
 
     struct Split {
         size_t begin, end;
@@ -48,7 +45,6 @@ class AddedTokenMatcher {
 
     std::vector<AddedToken> tokens_;  // longest first
     std::vector<bool> first_bytes_ = std::vector<bool>(256);
-    std::optional<Regex> word_char_;
 };
 
 }  // namespace bge

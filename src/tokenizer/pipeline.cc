@@ -1,6 +1,7 @@
 #include "tokenizer/pipeline.h"
 
 #include "tokenizer/utf8.h"
+#include "tokenizer/word_chars.h"
 
 namespace bge {
 namespace {
@@ -92,8 +93,23 @@ void whitespace_split(const Piece& piece, std::vector<Piece>* out) {
     push_slice(piece, word, s.size(), out);
 }
 
-void whitespace(const Regex& words, const Piece& piece, std::vector<Piece>* out) {
-    for (const Regex::Match& m : words.find_all(piece.text.text())) push_slice(piece, m.begin, m.end, out);
+// The matches of \w+|[^\w\s]+: runs of word characters and runs of other non-whitespace characters.
+void whitespace(const Piece& piece, std::vector<Piece>* out) {
+    const std::string& s = piece.text.text();
+    size_t run = 0;
+    int run_kind = 0;  // 0 whitespace, 1 word, 2 other
+    for (size_t pos = 0; pos < s.size();) {
+        size_t n = 0;
+        const char32_t c = decode_utf8(s, pos, &n);
+        const int kind = is_white_space(c) ? 0 : is_word_char(c) ? 1 : 2;
+        if (kind != run_kind) {
+            if (run_kind != 0) push_slice(piece, run, pos, out);
+            run = pos;
+            run_kind = kind;
+        }
+        pos += n;
+    }
+    if (run_kind != 0) push_slice(piece, run, s.size(), out);
 }
 
 std::string quoted(const std::string& s) {
@@ -124,14 +140,7 @@ void normalize(const std::vector<NormalizerStep>& steps, NormalizedText* text) {
     }
 }
 
-std::string whitespace_pre_tokenizer_pattern() {
-    const std::string w(kWordClass);
-    const std::string w_body = w.substr(1, w.size() - 2);
-    return w + "+|[^" + w_body + "\\p{White_Space}]+";
-}
-
-void pre_tokenize(const std::vector<PreTokenizerStep>& steps, const Regex* whitespace_words,
-                  std::vector<Piece>* pieces) {
+void pre_tokenize(const std::vector<PreTokenizerStep>& steps, std::vector<Piece>* pieces) {
     for (const PreTokenizerStep& step : steps) {
         std::vector<Piece> next;
         next.reserve(pieces->size());
@@ -144,7 +153,7 @@ void pre_tokenize(const std::vector<PreTokenizerStep>& steps, const Regex* white
                     whitespace_split(piece, &next);
                     break;
                 case PreTokenizerStep::Kind::kWhitespace:
-                    whitespace(*whitespace_words, piece, &next);
+                    whitespace(piece, &next);
                     break;
             }
         }

@@ -43,12 +43,7 @@ struct Piece {
 void normalize(const std::vector<NormalizerStep>& steps, NormalizedText* text);
 
 // Runs `steps` in order on `pieces` (each step on every piece; empty pieces are dropped).
-// `whitespace_words` is the compiled \w+|[^\w\s]+ of the Whitespace pre-tokenizer (needed only with it).
-void pre_tokenize(const std::vector<PreTokenizerStep>& steps, const Regex* whitespace_words,
-                  std::vector<Piece>* pieces);
-
-// Pattern of the Whitespace pre-tokenizer in PCRE2 syntax (Rust regex's \w and \s spelled out).
-std::string whitespace_pre_tokenizer_pattern();
+void pre_tokenize(const std::vector<PreTokenizerStep>& steps, std::vector<Piece>* pieces);
 
 // "Sequence[Precompiled, Replace(' {2,}' -> ' ')]" and the like, for `bge info`.
 std::string describe(const std::vector<NormalizerStep>& steps);

@@ -65,12 +65,4 @@ std::vector<Regex::Match> Regex::find_all(std::string_view text) const {
     return matches;
 }
 
-bool Regex::full_match(std::string_view text) const {
-    MatchData md(code_->code);
-    if (md.data == nullptr) return false;
-    const int rc = pcre2_match(code_->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0,
-                               PCRE2_NO_UTF_CHECK | PCRE2_ANCHORED | PCRE2_ENDANCHORED, md.data, nullptr);
-    return rc >= 0;
-}
-
 }  // namespace bge

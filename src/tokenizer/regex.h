@@ -1,4 +1,4 @@
-// Regular expressions of tokenizer.json (Replace normalizers, the Whitespace pre-tokenizer) over PCRE2 in UTF
+// Regular expressions of tokenizer.json (Replace normalizers) over PCRE2 in UTF
 // and Unicode-property mode, the nearest to the Rust `regex` crate that tokenizers uses.
 #pragma once
 
@@ -22,15 +22,10 @@ class Regex {
     };
     // Non-overlapping, non-empty matches in valid UTF-8 `text`, left to right. Thread-safe.
     std::vector<Match> find_all(std::string_view text) const;
-    // Whether the whole of `text` matches.
-    bool full_match(std::string_view text) const;
 
  private:
     struct Code;
     std::shared_ptr<const Code> code_;
 };
-
-// Rust regex's \w: Alphabetic, Mark, Decimal_Number, Connector_Punctuation, Join_Control.
-inline constexpr std::string_view kWordClass = R"([\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\x{200C}\x{200D}])";
 
 }  // namespace bge

@@ -357,6 +357,8 @@ Status read_post_processor(const Json& post, TokenizerSpec* spec) {
         };
         BGE_ASSIGN_OR_RETURN(int32_t cls, special("cls"));
         BGE_ASSIGN_OR_RETURN(int32_t sep, special("sep"));
+        BGE_ASSIGN_OR_RETURN(spec->trim_offsets, get_bool(post, "trim_offsets", true, where));
+        BGE_ASSIGN_OR_RETURN(spec->trim_keeps_first, get_bool(post, "add_prefix_space", true, where));
         spec->single = {{-1, cls}, {0, -1}, {-1, sep}};
         spec->pair = {{-1, cls}, {0, -1}, {-1, sep}, {-1, sep}, {1, -1}, {-1, sep}};
         return ok_status();

@@ -28,6 +28,9 @@ struct TokenizerSpec {
     int32_t unk_id = 0;
     std::vector<TemplateItem> single, pair;  // post-processor templates
     std::string post_processor = "none";     // its name, for describe()
+    // RobertaProcessing's trim_offsets and add_prefix_space: offsets lose the whitespace at their token's ends.
+    bool trim_offsets = false;
+    bool trim_keeps_first = false;
 
     size_t n_pieces() const { return scores.size(); }
     std::string_view piece(size_t i) const {

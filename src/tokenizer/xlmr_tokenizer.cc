@@ -63,11 +63,16 @@ struct XlmrTokenizer::Impl {
     UnigramModel model;
     AddedTokenMatcher raw_tokens;         // added tokens with normalized = false
     AddedTokenMatcher normalized_tokens;  // normalized = true
-    std::optional<Regex> whitespace_words;
     bool chunkable = false;
     const PrecompiledCharsmap* charsmap = nullptr;  // the one Precompiled step, if any (chunk_end looks at it)
     int32_t vocab_size = 0;
+    std::vector<bool> is_added_id;  // by id
     std::string description;
+
+    // RobertaProcessing's trim_offsets on the tokens of one sequence of `text`.
+    void trim_offsets(std::string_view text, Encoding* e) const;
+    // Appends a token with its offsets (and, for trim_offsets, the whitespace at the ends of its string).
+    void add_token(int32_t id, Span span, std::string_view token, Encoding* out) const;
 
     // End of the next chunk of raw_text[begin, end): `end`, or a safe cut past begin + kChunkBytes.
     size_t chunk_end(std::string_view text, size_t begin, size_t end, bool segment_start) const;
@@ -128,17 +133,20 @@ size_t XlmrTokenizer::Impl::chunk_end(std::string_view text, size_t begin, size_
 }
 
 void XlmrTokenizer::Impl::encode_words(std::vector<Piece> pieces, bool offsets, Encoding* out) const {
-    pre_tokenize(spec.pre_tokenizers, whitespace_words ? &*whitespace_words : nullptr, &pieces);
+    pre_tokenize(spec.pre_tokenizers, &pieces);
     std::vector<uint32_t> ends;
     for (const Piece& word : pieces) {
         const size_t first = out->ids.size();
         ends.clear();
         model.encode(word.text.text(), &out->ids, offsets ? &ends : nullptr);
         if (!offsets) continue;
+        const std::vector<int32_t> ids(out->ids.begin() + static_cast<ptrdiff_t>(first), out->ids.end());
+        out->ids.resize(first);
         uint32_t start = 0;
-        for (size_t i = first; i < out->ids.size(); ++i) {
-            const uint32_t stop = ends[i - first];
-            out->offsets.push_back(word.text.input_span(start, stop));
+        for (size_t i = 0; i < ids.size(); ++i) {
+            const uint32_t stop = ends[i];
+            add_token(ids[i], word.text.input_span(start, stop),
+                      std::string_view(word.text.text()).substr(start, stop - start), out);
             start = stop;
         }
     }
@@ -155,12 +163,50 @@ void XlmrTokenizer::Impl::encode_chunk(std::string_view text, size_t begin, size
     }
     for (const AddedTokenMatcher::Split& s : normalized_tokens.split(chunk.text())) {
         if (s.id >= 0) {
-            out->ids.push_back(s.id);
-            if (offsets) out->offsets.push_back(chunk.input_span(s.begin, s.end));
+            if (offsets) {
+                add_token(s.id, chunk.input_span(s.begin, s.end),
+                          std::string_view(chunk.text()).substr(s.begin, s.end - s.begin), out);
+            } else {
+                out->ids.push_back(s.id);
+            }
         } else {
             encode_words({{chunk.slice(s.begin, s.end), chunk.spans()[s.begin].start}}, offsets, out);
         }
     }
+}
+
+// tokenizers' process_offsets (byte_level.rs) as the Python binding runs it, on character offsets: a token whose
+// string starts (ends) with n whitespace characters ('Ġ' too) loses n characters of its range at that end, except
+// at the start of the first token when add_prefix_space.
+void XlmrTokenizer::Impl::trim_offsets(std::string_view text, Encoding* e) const {
+    for (size_t i = 0; i < e->ids.size(); ++i) {
+        Span& span = e->offsets[i];
+        auto [leading, trailing] = e->space_ends[i];
+        if (leading > 0 && spec.trim_keeps_first && (i == 0 || span.start == 0)) leading = 0;
+        size_t n = 0;
+        for (; leading > 0 && span.start < span.end; --leading) {
+            decode_utf8(text, span.start, &n);
+            span.start = std::min<uint32_t>(span.end, span.start + static_cast<uint32_t>(n));
+        }
+        for (; trailing > 0 && span.end > span.start; --trailing) {
+            uint32_t start = span.end - 1;
+            while (start > span.start && (static_cast<uint8_t>(text[start]) & 0xC0) == 0x80) --start;
+            span.end = start;
+        }
+    }
+}
+
+void XlmrTokenizer::Impl::add_token(int32_t id, Span span, std::string_view token, Encoding* out) const {
+    out->ids.push_back(id);
+    out->offsets.push_back(span);
+    if (!spec.trim_offsets) return;
+    auto is_space = [](char32_t c) { return c == 0x120 || is_white_space(c); };
+    std::vector<char32_t> chars;
+    for (size_t pos = 0, n = 0; pos < token.size(); pos += n) chars.push_back(decode_utf8(token, pos, &n));
+    uint16_t leading = 0, trailing = 0;
+    while (leading < chars.size() && is_space(chars[leading])) ++leading;
+    while (trailing < chars.size() && is_space(chars[chars.size() - 1 - trailing])) ++trailing;
+    out->space_ends.emplace_back(leading, trailing);
 }
 
 namespace {
@@ -184,8 +230,12 @@ class SequenceStream {
             const AddedTokenMatcher::Split s = impl_.raw_tokens.next_split(text_, pos_);
             pos_ = s.end;
             if (s.id >= 0) {
-                out->ids.push_back(s.id);
-                if (offsets_) out->offsets.push_back({static_cast<uint32_t>(s.begin), static_cast<uint32_t>(s.end)});
+                if (offsets_) {
+                    impl_.add_token(s.id, {static_cast<uint32_t>(s.begin), static_cast<uint32_t>(s.end)},
+                                    text_.substr(s.begin, s.end - s.begin), out);
+                } else {
+                    out->ids.push_back(s.id);
+                }
                 return true;
             }
             stretch_begin_ = chunk_pos_ = s.begin;
@@ -215,15 +265,13 @@ struct Side {
             const size_t before = tokens.ids.size();
             done = !stream.next(&tokens);
             count += tokens.ids.size() - before;
-            if (tokens.ids.size() > keep) {
-                tokens.ids.resize(keep);
-                if (!tokens.offsets.empty()) tokens.offsets.resize(keep);
-            }
+            truncate(keep);
         }
     }
     void truncate(size_t n) {
         if (tokens.ids.size() > n) tokens.ids.resize(n);
         if (tokens.offsets.size() > n) tokens.offsets.resize(n);
+        if (tokens.space_ends.size() > n) tokens.space_ends.resize(n);
     }
 };
 
@@ -272,33 +320,22 @@ StatusOr<std::unique_ptr<XlmrTokenizer>> XlmrTokenizer::build(TokenizerSpec spec
     const TokenizerSpec& s = impl.spec;
 
     std::vector<AddedToken> raw, normalized;
-    bool single_word = false;
     int32_t max_id = static_cast<int32_t>(s.n_pieces()) - 1;
     for (const AddedToken& t : s.added_tokens) {
+        if (impl.is_added_id.size() <= static_cast<size_t>(t.id)) impl.is_added_id.resize(t.id + 1);
+        impl.is_added_id[t.id] = true;
         (t.normalized ? normalized : raw).push_back(t);
-        single_word |= t.single_word;
         max_id = std::max(max_id, t.id);
     }
     for (const auto* items : {&s.single, &s.pair}) {
         for (const TemplateItem& t : *items) max_id = std::max(max_id, t.id);
     }
     impl.vocab_size = max_id + 1;
-    std::optional<Regex> word_char;
-    if (single_word) {
-        StatusOr<Regex> r = Regex::compile(std::string(kWordClass));
-        if (!r.ok()) return r.status();
-        word_char = std::move(r).value();
-    }
-    impl.raw_tokens = AddedTokenMatcher(std::move(raw), word_char);
-    impl.normalized_tokens = AddedTokenMatcher(std::move(normalized), word_char);
+    impl.raw_tokens = AddedTokenMatcher(std::move(raw));
+    impl.normalized_tokens = AddedTokenMatcher(std::move(normalized));
 
     bool chunkable = impl.normalized_tokens.empty() && !s.pre_tokenizers.empty();
     for (const PreTokenizerStep& p : s.pre_tokenizers) {
-        if (p.kind == PreTokenizerStep::Kind::kWhitespace && !impl.whitespace_words) {
-            StatusOr<Regex> r = Regex::compile(whitespace_pre_tokenizer_pattern());
-            if (!r.ok()) return r.status();
-            impl.whitespace_words = std::move(r).value();
-        }
         if (p.kind == PreTokenizerStep::Kind::kMetaspace && !p.split) chunkable = false;
     }
     int n_precompiled = 0;
@@ -438,6 +475,7 @@ StatusOr<Encoding> XlmrTokenizer::encode_single_with_offsets(std::string_view te
     const size_t budget = static_cast<size_t>(max_length) - n_special;
     Side side(*impl_, text, true);
     side.read_to(budget, budget);
+    if (impl_->spec.trim_offsets) impl_->trim_offsets(text, &side.tokens);
     return assemble(impl_->spec.single, &side.tokens, nullptr, true);
 }
 
@@ -493,6 +531,10 @@ StatusOr<Encoding> XlmrTokenizer::encode_pair_impl(std::string_view a_text, std:
         if (swapped) std::swap(n1, n2);
         a.truncate(n1);
         b.truncate(n2);
+    }
+    if (offsets && impl_->spec.trim_offsets) {
+        impl_->trim_offsets(a_text, &a.tokens);
+        impl_->trim_offsets(b_text, &b.tokens);
     }
     return assemble(impl_->spec.pair, &a.tokens, &b.tokens, offsets);
 }

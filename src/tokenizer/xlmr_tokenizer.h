@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "bge/status.h"
@@ -24,10 +25,19 @@ struct Encoding {
     std::vector<int32_t> ids;
     std::vector<Span> offsets;
     std::vector<int8_t> sequence;
+    // Internal, for RobertaProcessing's trim_offsets: whitespace characters at the start and end of each token's
+    // string (its normalized text; an added token's matched text).
+    std::vector<std::pair<uint16_t, uint16_t>> space_ends;
 };
 
 class XlmrTokenizer {
  public:
+    // fairseq's special ids, which every XLM-R vocabulary keeps (and the sparse head drops).
+    static constexpr int32_t kBos = 0;  // <s>, also CLS
+    static constexpr int32_t kPad = 1;  // <pad>
+    static constexpr int32_t kEos = 2;  // </s>, also SEP
+    static constexpr int32_t kUnk = 3;  // <unk>
+
     // Loads a SentencePiece Unigram model file laid out as XLM-R's (<unk>, <s>, </s> at ids 0, 1, 2). A missing
     // file is kNotFound, a file that is not a SentencePiece model kInvalidArgument, both naming the path.
     static StatusOr<std::unique_ptr<XlmrTokenizer>> load(const std::string& spm_path);
