@@ -1,6 +1,7 @@
 #include "tokenizer/added_tokens.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "tokenizer/utf8.h"
 #include "tokenizer/word_chars.h"
@@ -22,6 +23,7 @@ AddedTokenMatcher::AddedTokenMatcher(std::vector<AddedToken> tokens) {
                      [](const AddedToken& a, const AddedToken& b) { return a.content.size() > b.content.size(); });
     for (AddedToken& t : tokens) {
         if (t.content.empty()) continue;
+        if (!first_bytes_[static_cast<uint8_t>(t.content[0])]) first_byte_list_.push_back(t.content[0]);
         first_bytes_[static_cast<uint8_t>(t.content[0])] = true;
         tokens_.push_back(std::move(t));
     }
@@ -50,6 +52,12 @@ bool AddedTokenMatcher::is_word_char_at(std::string_view text, size_t pos) const
 
 AddedTokenMatcher::Split AddedTokenMatcher::next_split(std::string_view text, size_t from) const {
     for (size_t pos = from; pos < text.size();) {
+        if (first_byte_list_.size() == 1) {
+            // One possible first byte (XLM-R's specials all start with '<'): memchr finds candidates fast.
+            const void* hit = std::memchr(text.data() + pos, first_byte_list_[0], text.size() - pos);
+            if (hit == nullptr) break;
+            pos = static_cast<size_t>(static_cast<const char*>(hit) - text.data());
+        }
         const int t = match_at(text, pos);
         if (t < 0) {
             ++pos;

@@ -45,6 +45,7 @@ class AddedTokenMatcher {
 
     std::vector<AddedToken> tokens_;  // longest first
     std::vector<bool> first_bytes_ = std::vector<bool>(256);
+    std::string first_byte_list_;  // the bytes set in first_bytes_
 };
 
 }  // namespace bge

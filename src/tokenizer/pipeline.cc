@@ -1,5 +1,7 @@
 #include "tokenizer/pipeline.h"
 
+#include <algorithm>
+
 #include "tokenizer/utf8.h"
 #include "tokenizer/word_chars.h"
 
@@ -127,7 +129,10 @@ void normalize(const std::vector<NormalizerStep>& steps, NormalizedText* text) {
                 chars.reserve(text->size());
                 changes.reserve(text->size());
                 step.charsmap->normalize(text->text(), &chars, &changes);
-                *text = transform(*text, chars, changes, 0);
+                // No rule changed anything: the spans stay as they are.
+                const bool unchanged =
+                    chars == text->text() && std::all_of(changes.begin(), changes.end(), [](int32_t c) { return c == 0; });
+                if (!unchanged) *text = transform(*text, chars, changes, 0);
                 break;
             }
             case NormalizerStep::Kind::kReplace:

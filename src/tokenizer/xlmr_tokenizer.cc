@@ -110,12 +110,20 @@ size_t XlmrTokenizer::Impl::chunk_end(std::string_view text, size_t begin, size_
         size_t n = 0;
         return is_white_space(decode_utf8(s, start, &n));
     };
-    const bool space_stays = normalized_cluster(" ") == " ";
-    if (!space_stays) return end;
-    size_t prev = begin;  // start of the cluster before `pos`
-    for (size_t pos = first_end; pos < end;) {
+    if (normalized_cluster(" ") != " ") return end;
+    // Start from a known cluster boundary past begin + kChunkBytes: a space whose previous character is not a
+    // Prepend (pairwise, the only UAX #29 rule that could join anything to a space from the left).
+    size_t q = begin + kChunkBytes;
+    for (q = text.find(' ', q); q != std::string_view::npos && q < end; q = text.find(' ', q + 1)) {
+        size_t prev_start = q - 1;
+        while (prev_start > begin && (static_cast<uint8_t>(text[prev_start]) & 0xC0) == 0x80) --prev_start;
+        if (grapheme_end(text, prev_start) == q) break;
+    }
+    if (q == std::string_view::npos || q >= end) return end;
+    size_t prev = q;  // start of the cluster before `pos`
+    for (size_t pos = grapheme_end(text, q); pos < end;) {
         const size_t next = grapheme_end(text, pos);
-        if (pos >= begin + kChunkBytes && text[pos] == ' ' && next == pos + 1 && next < end) {
+        if (text[pos] == ' ' && next == pos + 1 && next < end) {
             const std::string_view before = text.substr(prev, pos - prev);
             const size_t after_end = grapheme_end(text, next);
             const std::string_view after = text.substr(next, after_end - next);

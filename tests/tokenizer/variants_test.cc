@@ -5,6 +5,7 @@
 #include <climits>
 #include <fstream>
 #include <map>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -50,6 +51,12 @@ std::vector<uint32_t> flat(const Encoding& e) {
     return out;
 }
 
+Ids value_or_failure(StatusOr<Ids> ids) {
+    if (ids.ok()) return std::move(ids).value();
+    ADD_FAILURE() << ids.status().to_string();
+    return {};
+}
+
 class Variants : public ::testing::Test {
  protected:
     static void SetUpTestSuite() {
@@ -64,17 +71,26 @@ class Variants : public ::testing::Test {
         const Json base = Json::parse(bin);
         dir_ = new testing::TempDir();
         tokenizers_ = new std::vector<std::unique_ptr<XlmrTokenizer>>();
+        whole_ = new std::vector<std::unique_ptr<XlmrTokenizer>>();
         for (const Json& name : (*meta_)["variants"]) {
-            const std::string path =
-                dir_->write(name.get<std::string>() + ".json", variant_json(base, sections[name.get<std::string>()]));
-            auto tok = XlmrTokenizer::load_json(path);
+            const std::string json = variant_json(base, sections[name.get<std::string>()]);
+            auto tok = XlmrTokenizer::load_json(dir_->write(name.get<std::string>() + ".json", json));
             ASSERT_TRUE(tok.ok()) << tok.status().to_string();
             tokenizers_->push_back(std::move(tok).value());
+            // The same pipeline plus a Replace that never matches and is not a run of spaces: nothing changes
+            // but chunking, which such a Replace turns off, so this twin tokenizes every stretch whole.
+            Json doc = Json::parse(json);
+            Json replace = {{"type", "Replace"}, {"pattern", {{"String", "\x01\x02\x03"}}}, {"content", ""}};
+            doc["normalizer"] = {{"type", "Sequence"}, {"normalizers", {doc["normalizer"], replace}}};
+            auto twin = XlmrTokenizer::load_json(dir_->write(name.get<std::string>() + ".whole.json", doc.dump()));
+            ASSERT_TRUE(twin.ok()) << twin.status().to_string();
+            whole_->push_back(std::move(twin).value());
         }
         cases_ = new std::vector<Json>();
         while (std::getline(rin, line)) cases_->push_back(Json::parse(line));
     }
     static void TearDownTestSuite() {
+        delete whole_;
         delete tokenizers_;
         delete dir_;
         delete meta_;
@@ -89,12 +105,14 @@ class Variants : public ::testing::Test {
     static Json* meta_;
     static testing::TempDir* dir_;
     static std::vector<std::unique_ptr<XlmrTokenizer>>* tokenizers_;
+    static std::vector<std::unique_ptr<XlmrTokenizer>>* whole_;  // chunking off
     static std::vector<Json>* cases_;
 };
 
 Json* Variants::meta_ = nullptr;
 testing::TempDir* Variants::dir_ = nullptr;
 std::vector<std::unique_ptr<XlmrTokenizer>>* Variants::tokenizers_ = nullptr;
+std::vector<std::unique_ptr<XlmrTokenizer>>* Variants::whole_ = nullptr;
 std::vector<Json>* Variants::cases_ = nullptr;
 
 TEST_F(Variants, FixtureCoversWhatIssue9Asks) {
@@ -145,6 +163,65 @@ TEST_F(Variants, IdsAndOffsetsMatchTokenizers) {
     }
     EXPECT_GT(n_checks, 4 * 4000);
     EXPECT_TRUE(failures.empty()) << Json(failures).dump();
+}
+
+// Long texts are tokenized in chunks and truncation stops early; the ids and offsets must be those of tokenizing
+// every stretch whole (the chunk-free twin), for singles and longest_first pairs at odd and even budgets.
+TEST_F(Variants, ChunkedLongTextsMatchWholeTokenization) {
+    std::mt19937 rng(7);
+    std::vector<std::string> strings;
+    for (const Json& c : *cases_) {
+        if (c.contains("text")) strings.push_back(c["text"]);
+    }
+    const std::vector<std::string> separators = {" ", " ", " ", "  ", "\n", " \u200d ", "\t", " <mask> ", "<s>"};
+    auto long_text = [&](size_t bytes) {
+        std::string t;
+        while (t.size() < bytes) {
+            t += strings[rng() % strings.size()];
+            t += separators[rng() % separators.size()];
+        }
+        return t;
+    };
+    int n_checks = 0;
+    for (size_t v = 0; v < tokenizers_->size(); ++v) {
+        const XlmrTokenizer& chunked = *(*tokenizers_)[v];
+        const XlmrTokenizer& whole = *(*whole_)[v];
+        const std::string name = (*meta_)["variants"][v];
+        for (int round = 0; round < 3; ++round) {
+            const std::string a = long_text(60000 + 20000 * round), b = long_text(40000);
+            for (const int max_length : {7, 64, 513, 4096, 8000, INT_MAX}) {
+                StatusOr<Encoding> want = whole.encode_single_with_offsets(a, max_length);
+                StatusOr<Encoding> got = chunked.encode_single_with_offsets(a, max_length);
+                ASSERT_TRUE(want.ok() && got.ok()) << want.status().to_string() << got.status().to_string();
+                EXPECT_EQ(got->ids, want->ids) << name << " single max_length " << max_length;
+                EXPECT_EQ(flat(*got), flat(*want)) << name << " single offsets max_length " << max_length;
+                EXPECT_EQ(value_or_failure(chunked.encode_single(a, max_length)), want->ids) << name;
+                for (const auto& [x, y] : {std::pair{a, b}, std::pair{b, a}, std::pair{a, std::string("short")}}) {
+                    StatusOr<Encoding> pw = whole.encode_pair_with_offsets(x, y, max_length);
+                    StatusOr<Encoding> pg = chunked.encode_pair_with_offsets(x, y, max_length);
+                    ASSERT_TRUE(pw.ok() && pg.ok()) << pw.status().to_string() << pg.status().to_string();
+                    EXPECT_EQ(pg->ids, pw->ids) << name << " pair max_length " << max_length;
+                    EXPECT_EQ(flat(*pg), flat(*pw)) << name << " pair offsets max_length " << max_length;
+                    n_checks += 2;
+                }
+                ++n_checks;
+            }
+            // Both sides past the budget, odd budget: which side is longer decides the split.
+            size_t cut = 5000;
+            while ((static_cast<uint8_t>(a[cut]) & 0xC0) == 0x80) --cut;
+            const std::string longer = a + " " + a.substr(0, cut);
+            for (const int max_length : {11, 12, 101}) {
+                EXPECT_EQ(value_or_failure(chunked.encode_pair(a, longer, max_length)),
+                          value_or_failure(whole.encode_pair(a, longer, max_length)));
+                EXPECT_EQ(value_or_failure(chunked.encode_pair(longer, a, max_length)),
+                          value_or_failure(whole.encode_pair(longer, a, max_length)));
+                EXPECT_EQ(value_or_failure(chunked.encode_pair(a, a, max_length)),
+                          value_or_failure(whole.encode_pair(a, a, max_length)));
+                n_checks += 3;
+            }
+        }
+    }
+    EXPECT_GT(n_checks, 300);
 }
 
 }  // namespace
