@@ -14,12 +14,11 @@ one entry per variant, null meaning "same as the variant before"; offsets are fl
 bytes of the text (of `a` or `b` for a pair's tokens; [0, 0] for template tokens).
 Variants: converter_2020 (Precompiled + Replace(" {2,}" -> " "), Metaspace add_prefix_space, as in the 2020-2023
 files), whitespace_split (WhitespaceSplit + Metaspace prepend_scheme always / split, RobertaProcessing),
-converter_today (the base file: Precompiled, Strip right, Replace(" {2,}" -> "▁"), Metaspace), features (Strip
+converter_today (Precompiled, Strip right, Replace(" {2,}" -> "▁"), Metaspace, as the base file), features (Strip
 both sides, a String Replace, Whitespace + Metaspace prepend "first" without split, normalized single_word and
 lstrip/rstrip added tokens).
 """
 import argparse
-import copy
 import json
 import os
 import random
@@ -42,6 +41,7 @@ def variant_sections(base):
     n_pieces = len(base["model"]["vocab"])
     replace_2020 = {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}
     metaspace_2020 = {"type": "Metaspace", "replacement": META, "add_prefix_space": True}
+    metaspace_today = {"type": "Metaspace", "replacement": META, "prepend_scheme": "always", "split": True}
     return {
         "converter_2020": {
             "normalizer": {"type": "Sequence", "normalizers": [precompiled(), replace_2020]},
@@ -56,7 +56,13 @@ def variant_sections(base):
             "post_processor": {"type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0],
                                "trim_offsets": True, "add_prefix_space": True},
         },
-        "converter_today": {},
+        "converter_today": {
+            "normalizer": {"type": "Sequence", "normalizers": [
+                precompiled(), {"type": "Strip", "strip_left": False, "strip_right": True},
+                {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": META}]},
+            "pre_tokenizer": metaspace_today,
+            "decoder": metaspace_today,
+        },
         "features": {
             "normalizer": {"type": "Sequence", "normalizers": [
                 {"type": "Strip", "strip_left": True, "strip_right": True}, precompiled(),
@@ -76,7 +82,7 @@ def variant_sections(base):
 def expand(base, sections):
     """The full tokenizer.json of a variant (what the C++ test rebuilds from variants.json)."""
     charsmap = next(n for n in base["normalizer"]["normalizers"] if n["type"] == "Precompiled")["precompiled_charsmap"]
-    doc = copy.deepcopy(base)
+    doc = dict(base)  # the sections below are replaced whole, never changed in place
     for key, value in sections.items():
         doc[key] = json.loads(json.dumps(value).replace('"@base"', json.dumps(charsmap)))
     return doc

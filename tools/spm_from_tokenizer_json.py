@@ -12,13 +12,11 @@ import sys
 from sentencepiece import sentencepiece_model_pb2 as spm_pb2
 
 
-def main():
-    src, out = sys.argv[1], sys.argv[2]
-    with open(src, encoding="utf-8") as f:
-        doc = json.load(f)
+def write_model(doc, out):
+    """Writes the model of tokenizer.json `doc` (parsed) to `out`; returns the number of pieces."""
     vocab = doc["model"]["vocab"]
     if [p for p, _ in vocab[:4]] != ["<s>", "<pad>", "</s>", "<unk>"] or vocab[-1][0] != "<mask>":
-        sys.exit(f"{src}: not the XLM-R layout (<s> <pad> </s> <unk> ... <mask>)")
+        raise ValueError("not the XLM-R layout (<s> <pad> </s> <unk> ... <mask>)")
     charsmap = next((n["precompiled_charsmap"] for n in doc["normalizer"].get("normalizers", [doc["normalizer"]])
                      if n["type"] == "Precompiled"), None)
     m = spm_pb2.ModelProto()
@@ -34,7 +32,14 @@ def main():
         m.pieces.add(piece=piece, score=score, type=spm_pb2.ModelProto.SentencePiece.NORMAL)
     with open(out, "wb") as f:
         f.write(m.SerializeToString())
-    print(f"{out}: {len(m.pieces)} pieces")
+    return len(m.pieces)
+
+
+def main():
+    src, out = sys.argv[1], sys.argv[2]
+    with open(src, encoding="utf-8") as f:
+        doc = json.load(f)
+    print(f"{out}: {write_model(doc, out)} pieces")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -325,6 +326,23 @@ StatusOr<std::unique_ptr<XlmrTokenizer>> XlmrTokenizer::build(TokenizerSpec spec
     Impl& impl = *tok->impl_;
     const TokenizerSpec& s = impl.spec;
 
+    // tokenizers re-adds the file's added tokens in order: one whose content is a piece of the model takes the
+    // piece's id, one seen before keeps its id, any other the next id past the model and the tokens so far (the
+    // file's "id" only draws a warning there when it differs).
+    std::map<std::string, int32_t> added_ids;
+    int32_t max_added = -1;
+    for (AddedToken& t : impl.spec.added_tokens) {
+        if (const int32_t piece = impl.model.find(t.content); piece >= 0) {
+            t.id = piece;
+        } else if (auto it = added_ids.find(t.content); it != added_ids.end()) {
+            t.id = it->second;
+        } else {
+            const auto n_pieces = static_cast<int32_t>(s.n_pieces());
+            t.id = max_added >= n_pieces ? max_added + 1 : n_pieces;
+        }
+        added_ids.emplace(t.content, t.id);
+        max_added = std::max(max_added, t.id);
+    }
     std::vector<AddedToken> raw, normalized;
     int32_t max_id = static_cast<int32_t>(s.n_pieces()) - 1;
     for (const AddedToken& t : s.added_tokens) {
