@@ -6,8 +6,7 @@
 namespace bge::cli {
 namespace {
 
-StatusOr<TokenizedText> tokenize_line(const Tokenizer& tokenizer, const InputLine& line, int max_length,
-                                      bool offsets) {
+StatusOr<TokenizedText> tokenize_line(const Tokenizer& tokenizer, const InputLine& line, int max_length, bool offsets) {
     const auto& v = line.value;
     auto ids_only = [](StatusOr<std::vector<int32_t>> ids) -> StatusOr<TokenizedText> {
         if (!ids.ok()) return ids.status();

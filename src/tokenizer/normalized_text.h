@@ -38,9 +38,8 @@ class NormalizedText {
     // text()[begin, end) as a new NormalizedText.
     NormalizedText slice(size_t begin, size_t end) const;
 
-    // Replaces [begin, end) (a non-empty match) by `content`, each byte of which spans what the match's last byte
-    // did (tokenizers' NormalizedString::replace). Builds into `out` from this text; used by Replace and Metaspace.
-    // Matches must be sorted and disjoint.
+    // A copy with every match [begin, end) (non-empty, sorted, disjoint) replaced by `content`, each byte of which
+    // spans what the match's last byte did (tokenizers' NormalizedString::replace); Replace and Metaspace use it.
     struct Match {
         size_t begin, end;
     };

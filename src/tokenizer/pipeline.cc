@@ -130,8 +130,8 @@ void normalize(const std::vector<NormalizerStep>& steps, NormalizedText* text) {
                 changes.reserve(text->size());
                 step.charsmap->normalize(text->text(), &chars, &changes);
                 // No rule changed anything: the spans stay as they are.
-                const bool unchanged =
-                    chars == text->text() && std::all_of(changes.begin(), changes.end(), [](int32_t c) { return c == 0; });
+                const bool unchanged = chars == text->text() &&
+                                       std::all_of(changes.begin(), changes.end(), [](int32_t c) { return c == 0; });
                 if (!unchanged) *text = transform(*text, chars, changes, 0);
                 break;
             }
@@ -180,8 +180,8 @@ std::string describe(const std::vector<NormalizerStep>& steps) {
                        quoted(s.content) + ")";
                 break;
             case NormalizerStep::Kind::kStrip:
-                out += std::string("Strip(") + (s.strip_left ? "left" : "") + (s.strip_left && s.strip_right ? "+" : "") +
-                       (s.strip_right ? "right" : "") + ")";
+                out += std::string("Strip(") + (s.strip_left ? "left" : "") +
+                       (s.strip_left && s.strip_right ? "+" : "") + (s.strip_right ? "right" : "") + ")";
                 break;
         }
     }

@@ -23,9 +23,7 @@ class SaxReader : public nlohmann::json_sax<Json> {
     bool null() override { return value(Json()); }
     bool boolean(bool b) override { return value(b); }
     bool number_integer(number_integer_t n) override { return vocab_ ? score(static_cast<double>(n)) : value(n); }
-    bool number_unsigned(number_unsigned_t n) override {
-        return vocab_ ? score(static_cast<double>(n)) : value(n);
-    }
+    bool number_unsigned(number_unsigned_t n) override { return vocab_ ? score(static_cast<double>(n)) : value(n); }
     bool number_float(number_float_t x, const string_t&) override { return vocab_ ? score(x) : value(x); }
     bool string(string_t& s) override {
         if (!vocab_) return value(std::move(s));
@@ -395,11 +393,13 @@ Status read_model(const Json& doc, bool saw_vocab, TokenizerSpec* spec) {
     if (model == nullptr) return bad_field("tokenizer.json", "no 'model'");
     BGE_ASSIGN_OR_RETURN(std::string type, type_of(*model, "model"));
     if (type != "Unigram") return unsupported("model", "model", type);
-    if (!saw_vocab || spec->n_pieces() == 0) return bad_field("model", "'vocab' must be a non-empty [[piece, score], ...]");
+    if (!saw_vocab || spec->n_pieces() == 0)
+        return bad_field("model", "'vocab' must be a non-empty [[piece, score], ...]");
     BGE_ASSIGN_OR_RETURN(bool byte_fallback, get_bool(*model, "byte_fallback", false, "model"));
     if (byte_fallback) return unimplemented("model: Unigram with byte_fallback is not supported");
     const Json* unk = find(*model, "unk_id");
-    if (unk == nullptr || unk->is_null()) return unimplemented("model: a Unigram model without unk_id is not supported");
+    if (unk == nullptr || unk->is_null())
+        return unimplemented("model: a Unigram model without unk_id is not supported");
     BGE_ASSIGN_OR_RETURN(spec->unk_id, token_id(*unk, "model.unk_id"));
     if (static_cast<size_t>(spec->unk_id) >= spec->n_pieces()) {
         return bad_field("model.unk_id", std::to_string(spec->unk_id) + " is outside the vocabulary of " +

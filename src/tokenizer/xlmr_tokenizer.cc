@@ -8,9 +8,8 @@
 #include "tokenizer/xlmr_tokenizer.h"
 
 #include <algorithm>
-#include <climits>
+#include <cstdint>
 #include <map>
-#include <optional>
 #include <utility>
 
 #include "io/mapped_file.h"
@@ -48,9 +47,8 @@ bool matches_only_spaces(const NormalizerStep& step) {
 }
 
 size_t count_specials(const std::vector<TemplateItem>& items) {
-    return static_cast<size_t>(std::count_if(items.begin(), items.end(), [](const TemplateItem& t) {
-        return t.sequence < 0;
-    }));
+    return static_cast<size_t>(
+        std::count_if(items.begin(), items.end(), [](const TemplateItem& t) { return t.sequence < 0; }));
 }
 
 }  // namespace
@@ -391,7 +389,8 @@ StatusOr<std::unique_ptr<XlmrTokenizer>> XlmrTokenizer::load(const std::string& 
     // Read with our own protobuf walk: libsentencepiece's loader builds tries the pipeline never uses and costs
     // most of a second on a 250k-piece model.
     StatusOr<SpmModelFields> fields = parse_spm_model_fields(bytes);
-    if (!fields.ok()) return invalid_argument(spm_path + ": not a SentencePiece model (" + fields.status().message() + ")");
+    if (!fields.ok())
+        return invalid_argument(spm_path + ": not a SentencePiece model (" + fields.status().message() + ")");
     if (fields->pieces.empty()) return invalid_argument(spm_path + ": not a SentencePiece model (no pieces)");
     if (fields->model_type != SpmModelType::kUnigram) {
         return unimplemented(spm_path + ": only Unigram SentencePiece models are supported, this one has model_type " +
@@ -420,8 +419,8 @@ StatusOr<std::unique_ptr<XlmrTokenizer>> XlmrTokenizer::load(const std::string& 
     for (size_t i = 3; i < n_pieces; ++i) {
         spec.add_piece(fields->pieces[i], fields->scores[i]);
         if (types[i] == SpmPieceType::kControl || types[i] == SpmPieceType::kUserDefined) {
-            spec.added_tokens.push_back({std::string(fields->pieces[i]), static_cast<int32_t>(i + 1), false, false,
-                                         false, false, true});
+            spec.added_tokens.push_back(
+                {std::string(fields->pieces[i]), static_cast<int32_t>(i + 1), false, false, false, false, true});
         }
     }
     spec.add_piece("<mask>", 0.0);
@@ -461,8 +460,8 @@ StatusOr<std::unique_ptr<XlmrTokenizer>> XlmrTokenizer::load_json(const std::str
     if (!spec.ok()) return spec.status().with_context(json_path);
     if (!spm_path.empty()) {
         BGE_ASSIGN_OR_RETURN(std::shared_ptr<const io::MappedFile> spm_file, io::MappedFile::open(spm_path));
-        StatusOr<SpmModelFields> fields = parse_spm_model_fields(
-            std::string_view(reinterpret_cast<const char*>(spm_file->data()), spm_file->size()));
+        StatusOr<SpmModelFields> fields =
+            parse_spm_model_fields(std::string_view(reinterpret_cast<const char*>(spm_file->data()), spm_file->size()));
         if (!fields.ok()) return fields.status().with_context(spm_path);
         // fairseq order: json ids 4.. are SentencePiece ids 3..; <mask> may follow.
         const size_t n = fields->pieces.size();
@@ -527,7 +526,7 @@ StatusOr<Encoding> XlmrTokenizer::encode_pair_impl(std::string_view a_text, std:
     // budget + 1 change nothing, except which side is longer when both are past it and the budget is odd.
     const size_t budget = static_cast<size_t>(max_length) - n_special;
     Side a(*impl_, a_text, offsets), b(*impl_, b_text, offsets);
-    const size_t cap = budget == SIZE_MAX ? budget : budget + 1;
+    const size_t cap = budget + 1;
     a.read_to(cap, cap);
     b.read_to(cap, cap);
     size_t n1 = a.count, n2 = b.count;

@@ -84,8 +84,9 @@ TEST(TokenizerJson, DescriptionNamesFileAndPipeline) {
     auto t = load(base().dump());
     ASSERT_TRUE(t.ok());
     const std::string& d = (*t)->description();
-    EXPECT_NE(d.find("tokenizer.json: normalizer Sequence[Precompiled, Strip(right), Replace(regex ' {2,}' -> '\u2581')]"),
-              std::string::npos)
+    EXPECT_NE(
+        d.find("tokenizer.json: normalizer Sequence[Precompiled, Strip(right), Replace(regex ' {2,}' -> '\u2581')]"),
+        std::string::npos)
         << d;
     EXPECT_NE(d.find("pre_tokenizer Sequence[Metaspace('\u2581', prepend always, split)]"), std::string::npos) << d;
     EXPECT_NE(d.find("model Unigram (4002 pieces), post_processor TemplateProcessing, 5 added tokens"),

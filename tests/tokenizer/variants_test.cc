@@ -5,8 +5,8 @@
 #include <climits>
 #include <fstream>
 #include <map>
-#include <random>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -131,12 +131,13 @@ TEST_F(Variants, IdsAndOffsetsMatchTokenizers) {
             const Ids expected = per_variant(c["ids"], v).get<Ids>();
             const int max_length = c.contains("max_length") ? c["max_length"].get<int>() : INT_MAX;
             const bool pair = c.contains("a");
-            std::string what = name + ": " +
-                               (pair ? "pair " + escaped(c["a"]) + " / " + escaped(c["b"]) : "text " + escaped(c["text"]));
+            std::string what =
+                name + ": " +
+                (pair ? "pair " + escaped(c["a"]) + " / " + escaped(c["b"]) : "text " + escaped(c["text"]));
             if (max_length != INT_MAX) what += " max_length " + std::to_string(max_length);
-            StatusOr<Encoding> got = pair ? tok.encode_pair_with_offsets(c["a"].get<std::string>(),
-                                                                         c["b"].get<std::string>(), max_length)
-                                          : tok.encode_single_with_offsets(c["text"].get<std::string>(), max_length);
+            StatusOr<Encoding> got =
+                pair ? tok.encode_pair_with_offsets(c["a"].get<std::string>(), c["b"].get<std::string>(), max_length)
+                     : tok.encode_single_with_offsets(c["text"].get<std::string>(), max_length);
             StatusOr<Ids> ids = pair ? tok.encode_pair(c["a"].get<std::string>(), c["b"].get<std::string>(), max_length)
                                      : tok.encode_single(c["text"].get<std::string>(), max_length);
             ++n_checks;
@@ -154,8 +155,8 @@ TEST_F(Variants, IdsAndOffsetsMatchTokenizers) {
             if (c.contains("offsets")) {
                 const auto expected_offsets = per_variant(c["offsets"], v).get<std::vector<uint32_t>>();
                 if (flat(*got) != expected_offsets) {
-                    ADD_FAILURE() << what << " offsets\n  expected " << Json(expected_offsets).dump()
-                                  << "\n  got      " << Json(flat(*got)).dump();
+                    ADD_FAILURE() << what << " offsets\n  expected " << Json(expected_offsets).dump() << "\n  got      "
+                                  << Json(flat(*got)).dump();
                     ++failures[name];
                 }
             }
