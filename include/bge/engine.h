@@ -54,13 +54,29 @@ struct ModelInfo {
     int colbert_dim = 0;
 };
 
+// Byte range [start, end) of the input text a token came from.
+struct TokenOffset {
+    uint32_t start = 0;
+    uint32_t end = 0;
+};
+
+// Ids with, per id, its input bytes (tokenizers' offsets, through normalization) and which text it came from.
+struct TokenizedText {
+    std::vector<int32_t> ids;
+    std::vector<TokenOffset> offsets;  // per id; {0, 0} for the <s>/</s> the template adds
+    std::vector<int8_t> sequence;      // per id: 0 first text, 1 second text, -1 template token
+};
+
 // Tokenizes as the models do (XLM-R: <s> A </s>, pairs <s> A </s></s> B </s>).
 class Tokenizer {
  public:
-    // Reads sentencepiece.bpe.model, config.json and tokenizer_config.json of a model folder.
+    // Reads the folder's tokenizer.json when it has one (the pipeline that file declares, as Hugging Face does;
+    // its vocabulary is checked against sentencepiece.bpe.model when both exist), else sentencepiece.bpe.model;
+    // plus config.json and tokenizer_config.json. Needs no weights.
     static StatusOr<std::unique_ptr<Tokenizer>> open(const std::string& model_dir);
     ~Tokenizer();
-    // max_length <= 0 means the model's default max length.
+    // max_length <= 0 means the model's default max length. Truncation keeps the head of a single text and is
+    // longest_first for pairs; tokenizing stops once the kept tokens are known.
     StatusOr<std::vector<int32_t>> encode(std::string_view text, int max_length = 0) const;
     StatusOr<std::vector<int32_t>> encode_pair(std::string_view a, std::string_view b, int max_length = 0) const;
     // As encode / encode_pair, but an input needing more than max_length ids is kOutOfRange naming both
@@ -68,7 +84,13 @@ class Tokenizer {
     StatusOr<std::vector<int32_t>> encode_untruncated(std::string_view text, int max_length = 0) const;
     StatusOr<std::vector<int32_t>> encode_pair_untruncated(std::string_view a, std::string_view b,
                                                            int max_length = 0) const;
+    // The same ids with offsets into `text` (into `a` and `b` for a pair, as `sequence` says).
+    StatusOr<TokenizedText> encode_with_offsets(std::string_view text, int max_length = 0) const;
+    StatusOr<TokenizedText> encode_pair_with_offsets(std::string_view a, std::string_view b,
+                                                     int max_length = 0) const;
     int default_max_length() const;
+    // The file the tokenizer came from and the pipeline it runs, e.g. "DIR/tokenizer.json: normalizer ...".
+    const std::string& description() const;
 
  private:
     Tokenizer();

@@ -34,6 +34,7 @@ int print_info(const CommonOptions& options) {
         {"device_memory_free_bytes", i.device_memory_free_bytes},
         {"model_memory_bytes", i.model_memory_bytes},
         {"files", i.files},
+        {"tokenizer", (*model)->tokenizer().description()},
         {"load_seconds", seconds},
     };
     if (i.kind == "embedder") {

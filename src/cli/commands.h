@@ -27,7 +27,7 @@ struct CommonOptions {
     EngineOptions engine() const { return {threads, max_batch_tokens, device, dtype}; }
 };
 
-int run_tokenize(const CommonOptions& options);
+int run_tokenize(const CommonOptions& options, bool offsets);
 int run_embed(const CommonOptions& options, const EmbedOptions& outputs);
 int run_rerank(const CommonOptions& options);
 int run_score(const CommonOptions& options, std::array<float, 3> weights);

@@ -63,6 +63,8 @@ int main(int argc, char** argv) {
         app.add_subcommand("tokenize", "stdin: a JSON string or [a, b] per line; stdout: {\"ids\": [...]}");
     add_model_options(tokenize, o, false);
     add_length_options(tokenize, o);
+    bool offsets = false;
+    tokenize->add_flag("--offsets", offsets, "also print each token's input byte range and sequence");
 
     bge::EmbedOptions outputs;
     bool dense = false, sparse = false, colbert = false;
@@ -113,7 +115,7 @@ int main(int argc, char** argv) {
     }
     if (*download) return run_download(download_options);
     if (bge::Status s = resolve_model_option(o.model, o.quiet); !s.ok()) return fail(s);
-    if (*tokenize) return run_tokenize(o);
+    if (*tokenize) return run_tokenize(o, offsets);
     if (*embed) {
         if (dense || sparse || colbert) outputs = {dense, sparse, colbert, 0};
         return run_embed(o, outputs);

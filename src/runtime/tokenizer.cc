@@ -1,5 +1,7 @@
-// bge::Tokenizer: XlmrTokenizer plus the model's length limits.
+// bge::Tokenizer: XlmrTokenizer from the folder's tokenizer.json (else sentencepiece.bpe.model) plus the model's
+// length limits from config.json and tokenizer_config.json.
 #include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "bge/engine.h"
@@ -8,6 +10,24 @@
 #include "tokenizer/xlmr_tokenizer.h"
 
 namespace bge {
+namespace {
+
+std::string file_in(const std::string& dir, const char* name) {
+    std::error_code ec;
+    const std::filesystem::path p = std::filesystem::path(dir) / name;
+    return std::filesystem::is_regular_file(p, ec) ? p.string() : std::string();
+}
+
+TokenizedText to_public(Encoding e) {
+    TokenizedText out;
+    out.ids = std::move(e.ids);
+    out.offsets.reserve(e.offsets.size());
+    for (const Span& s : e.offsets) out.offsets.push_back({s.start, s.end});
+    out.sequence = std::move(e.sequence);
+    return out;
+}
+
+}  // namespace
 
 struct Tokenizer::Impl {
     std::unique_ptr<XlmrTokenizer> tokenizer;
@@ -32,23 +52,37 @@ Tokenizer::Tokenizer() : impl_(std::make_unique<Impl>()) {}
 Tokenizer::~Tokenizer() = default;
 
 StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::open(const std::string& model_dir) {
-    BGE_ASSIGN_OR_RETURN(io::ModelFiles files, io::find_model_files(model_dir));
-    BGE_ASSIGN_OR_RETURN(std::string config_text, io::read_text_file(files.config_json));
-    BGE_ASSIGN_OR_RETURN(XlmrConfig config, parse_config(config_text, files.config_json));
+    std::error_code ec;
+    if (!std::filesystem::is_directory(model_dir, ec)) {
+        return not_found("model folder " + model_dir + " not found (or not a folder)");
+    }
+    const std::string config_json = file_in(model_dir, "config.json");
+    if (config_json.empty()) return not_found(model_dir + ": config.json not found");
+    const std::string tokenizer_json = file_in(model_dir, "tokenizer.json");
+    const std::string spm_model = file_in(model_dir, "sentencepiece.bpe.model");
+    const std::string tokenizer_config_json = file_in(model_dir, "tokenizer_config.json");
+    if (tokenizer_json.empty() && spm_model.empty()) {
+        return not_found(model_dir + ": neither tokenizer.json nor sentencepiece.bpe.model found");
+    }
+    BGE_ASSIGN_OR_RETURN(std::string config_text, io::read_text_file(config_json));
+    BGE_ASSIGN_OR_RETURN(XlmrConfig config, parse_config(config_text, config_json));
     std::unique_ptr<Tokenizer> t(new Tokenizer());
-    BGE_ASSIGN_OR_RETURN(t->impl_->tokenizer, XlmrTokenizer::load(files.sentencepiece_model));
+    if (!tokenizer_json.empty()) {
+        BGE_ASSIGN_OR_RETURN(t->impl_->tokenizer, XlmrTokenizer::load_json(tokenizer_json, spm_model));
+    } else {
+        BGE_ASSIGN_OR_RETURN(t->impl_->tokenizer, XlmrTokenizer::load(spm_model));
+    }
     if (t->impl_->tokenizer->vocab_size() > config.vocab_size) {
-        return invalid_argument(files.sentencepiece_model + " has " +
+        return invalid_argument((tokenizer_json.empty() ? spm_model : tokenizer_json) + " has " +
                                 std::to_string(t->impl_->tokenizer->vocab_size()) +
                                 " ids but config.json vocab_size is " + std::to_string(config.vocab_size));
     }
     t->impl_->max_input_length = config.max_input_length();
     t->impl_->default_max_length = config.max_input_length();
-    if (!files.tokenizer_config_json.empty()) {
-        BGE_ASSIGN_OR_RETURN(std::string text, io::read_text_file(files.tokenizer_config_json));
+    if (!tokenizer_config_json.empty()) {
+        BGE_ASSIGN_OR_RETURN(std::string text, io::read_text_file(tokenizer_config_json));
         const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-        if (j.is_discarded() || !j.is_object())
-            return invalid_argument(files.tokenizer_config_json + ": not a JSON object");
+        if (j.is_discarded() || !j.is_object()) return invalid_argument(tokenizer_config_json + ": not a JSON object");
         // transformers writes 1e30 for "no limit"; only a smaller limit matters.
         if (auto it = j.find("model_max_length"); it != j.end() && it->is_number() && it->get<double>() >= 2 &&
                                                   it->get<double>() < t->impl_->max_input_length) {
@@ -59,12 +93,12 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::open(const std::string& model_di
 }
 
 StatusOr<std::vector<int32_t>> Tokenizer::encode(std::string_view text, int max_length) const {
-    BGE_ASSIGN_OR_RETURN(int n, impl_->resolve(max_length, 2));
+    BGE_ASSIGN_OR_RETURN(int n, impl_->resolve(max_length, impl_->tokenizer->n_special_single()));
     return impl_->tokenizer->encode_single(text, n);
 }
 
 StatusOr<std::vector<int32_t>> Tokenizer::encode_pair(std::string_view a, std::string_view b, int max_length) const {
-    BGE_ASSIGN_OR_RETURN(int n, impl_->resolve(max_length, 4));
+    BGE_ASSIGN_OR_RETURN(int n, impl_->resolve(max_length, impl_->tokenizer->n_special_pair()));
     return impl_->tokenizer->encode_pair(a, b, n);
 }
 
@@ -82,18 +116,35 @@ StatusOr<std::vector<int32_t>> refuse_longer(StatusOr<std::vector<int32_t>> ids,
 }  // namespace
 
 StatusOr<std::vector<int32_t>> Tokenizer::encode_untruncated(std::string_view text, int max_length) const {
-    BGE_ASSIGN_OR_RETURN(int n, impl_->resolve(max_length, 2));
+    BGE_ASSIGN_OR_RETURN(int n, impl_->resolve(max_length, impl_->tokenizer->n_special_single()));
     return refuse_longer(impl_->tokenizer->encode_single(text, n + 1), n);
 }
 
 StatusOr<std::vector<int32_t>> Tokenizer::encode_pair_untruncated(std::string_view a, std::string_view b,
                                                                   int max_length) const {
-    BGE_ASSIGN_OR_RETURN(int n, impl_->resolve(max_length, 4));
+    BGE_ASSIGN_OR_RETURN(int n, impl_->resolve(max_length, impl_->tokenizer->n_special_pair()));
     return refuse_longer(impl_->tokenizer->encode_pair(a, b, n + 1), n);
+}
+
+StatusOr<TokenizedText> Tokenizer::encode_with_offsets(std::string_view text, int max_length) const {
+    BGE_ASSIGN_OR_RETURN(int n, impl_->resolve(max_length, impl_->tokenizer->n_special_single()));
+    BGE_ASSIGN_OR_RETURN(Encoding e, impl_->tokenizer->encode_single_with_offsets(text, n));
+    return to_public(std::move(e));
+}
+
+StatusOr<TokenizedText> Tokenizer::encode_pair_with_offsets(std::string_view a, std::string_view b,
+                                                            int max_length) const {
+    BGE_ASSIGN_OR_RETURN(int n, impl_->resolve(max_length, impl_->tokenizer->n_special_pair()));
+    BGE_ASSIGN_OR_RETURN(Encoding e, impl_->tokenizer->encode_pair_with_offsets(a, b, n));
+    return to_public(std::move(e));
 }
 
 int Tokenizer::default_max_length() const {
     return impl_->default_max_length;
+}
+
+const std::string& Tokenizer::description() const {
+    return impl_->tokenizer->description();
 }
 
 }  // namespace bge

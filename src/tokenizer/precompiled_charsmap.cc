@@ -1,5 +1,6 @@
 #include "tokenizer/precompiled_charsmap.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "tokenizer/grapheme.h"
@@ -68,7 +69,22 @@ std::optional<std::string_view> PrecompiledCharsmap::first_prefix_rule(std::stri
     return std::nullopt;
 }
 
-void PrecompiledCharsmap::normalize(std::string_view text, std::string* out) const {
+void PrecompiledCharsmap::normalize(std::string_view text, std::string* out, std::vector<int32_t>* changes) const {
+    // Hugging Face's `replace(old, new)`: the new characters replace the old one for one (change 0); extra new
+    // characters are insertions (1); fewer fold the difference into the last change recorded so far.
+    auto replace = [&](std::string_view old_part, std::string_view new_part) {
+        out->append(new_part);
+        if (changes == nullptr) return;
+        const auto old_count = static_cast<int32_t>(utf8_length(old_part));
+        const auto new_count = static_cast<int32_t>(utf8_length(new_part));
+        changes->insert(changes->end(), new_count, 0);
+        const int32_t diff = new_count - old_count;
+        if (diff > 0) {
+            std::fill(changes->end() - diff, changes->end(), 1);
+        } else if (diff < 0 && !changes->empty()) {
+            changes->back() += diff;
+        }
+    };
     size_t pos = 0;
     while (pos < text.size()) {
         const size_t end = grapheme_end(text, pos);
@@ -76,14 +92,19 @@ void PrecompiledCharsmap::normalize(std::string_view text, std::string* out) con
         pos = end;
         if (cluster.size() < kMaxClusterBytes) {
             if (const std::optional<std::string_view> rule = first_prefix_rule(cluster)) {
-                out->append(*rule);
+                replace(cluster, *rule);
                 continue;
             }
         }
         for (size_t i = 0; i < cluster.size();) {
             const std::string_view ch = cluster.substr(i, utf8_sequence_length(static_cast<uint8_t>(cluster[i])));
             const std::optional<std::string_view> rule = first_prefix_rule(ch);
-            out->append(rule ? *rule : ch);
+            if (rule) {
+                replace(ch, *rule);
+            } else {
+                out->append(ch);
+                if (changes != nullptr) changes->push_back(0);
+            }
             i += ch.size();
         }
     }

@@ -21,8 +21,9 @@ class PrecompiledCharsmap {
     // Appends the normalized form of valid UTF-8 `text` to `out`. Unlike libsentencepiece (longest rule at each
     // position), Hugging Face walks grapheme clusters: a cluster shorter than 6 bytes is replaced whole by the
     // replacement of the SHORTEST rule matching its prefix; other clusters, and clusters no rule prefixes, are
-    // replaced character by character.
-    void normalize(std::string_view text, std::string* out) const;
+    // replaced character by character. When `changes` is given, it receives one entry per appended character in the
+    // form of normalized_text.h's transform(), as Hugging Face's `replace` helper computes them.
+    void normalize(std::string_view text, std::string* out, std::vector<int32_t>* changes = nullptr) const;
 
  private:
     PrecompiledCharsmap() = default;

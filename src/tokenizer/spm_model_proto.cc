@@ -1,5 +1,6 @@
 #include "tokenizer/spm_model_proto.h"
 
+#include <cstring>
 #include <optional>
 
 namespace bge {
@@ -11,6 +12,8 @@ constexpr uint32_t kModelTrainerSpec = 2;
 constexpr uint32_t kModelNormalizerSpec = 3;
 constexpr uint32_t kTrainerModelType = 3;
 constexpr uint32_t kNormalizerCharsmap = 2;
+constexpr uint32_t kPiecePiece = 1;
+constexpr uint32_t kPieceScore = 2;
 constexpr uint32_t kPieceType = 3;
 
 enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
@@ -45,8 +48,13 @@ class WireReader {
             }
             case kFixed64:
                 return skip(8) ? std::optional<Field>(f) : std::nullopt;
-            case kFixed32:
-                return skip(4) ? std::optional<Field>(f) : std::nullopt;
+            case kFixed32: {
+                if (4 > data_.size() - pos_) return std::nullopt;
+                const auto* b = reinterpret_cast<const uint8_t*>(data_.data() + pos_);
+                f.varint = b[0] | b[1] << 8 | b[2] << 16 | static_cast<uint32_t>(b[3]) << 24;
+                pos_ += 4;
+                return f;
+            }
             case kLengthDelimited: {
                 const std::optional<uint64_t> n = varint();
                 if (!n || *n > data_.size() - pos_) return std::nullopt;
@@ -98,11 +106,20 @@ StatusOr<SpmModelFields> parse_spm_model_fields(std::string_view serialized) {
     const bool ok = for_each_field(serialized, [&](const Field& f) {
         if (f.number == kModelPieces && f.wire == kLengthDelimited) {
             SpmPieceType type = SpmPieceType::kNormal;
+            std::string_view piece;
+            float score = 0;
             const bool piece_ok = for_each_field(f.bytes, [&](const Field& pf) {
                 if (pf.number == kPieceType && pf.wire == kVarint) type = static_cast<SpmPieceType>(pf.varint);
+                if (pf.number == kPiecePiece && pf.wire == kLengthDelimited) piece = pf.bytes;
+                if (pf.number == kPieceScore && pf.wire == kFixed32) {
+                    const auto bits = static_cast<uint32_t>(pf.varint);
+                    std::memcpy(&score, &bits, sizeof score);
+                }
                 return true;
             });
             out.piece_types.push_back(type);
+            out.pieces.push_back(piece);
+            out.scores.push_back(score);
             return piece_ok;
         }
         if (f.number == kModelTrainerSpec && f.wire == kLengthDelimited) {

@@ -18,9 +18,11 @@ struct SpmModelFields {
     SpmModelType model_type = SpmModelType::kUnigram;  // trainer_spec.model_type
     std::string precompiled_charsmap;                  // normalizer_spec.precompiled_charsmap
     std::vector<SpmPieceType> piece_types;             // pieces[i].type
+    std::vector<std::string_view> pieces;              // pieces[i].piece, pointing into the serialized bytes
+    std::vector<float> scores;                         // pieces[i].score
 };
 
-// Reads the protobuf wire format of `serialized`; kDataLoss when it is malformed.
+// Reads the protobuf wire format of `serialized` (which must outlive the result); kDataLoss when it is malformed.
 StatusOr<SpmModelFields> parse_spm_model_fields(std::string_view serialized);
 
 }  // namespace bge

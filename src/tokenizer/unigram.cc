@@ -1,7 +1,6 @@
 #include "tokenizer/unigram.h"
 
 #include <algorithm>
-#include <numeric>
 
 #include "core/check.h"
 #include "tokenizer/utf8.h"
@@ -14,37 +13,74 @@ constexpr double kUnkPenalty = 10.0;
 
 }  // namespace
 
-UnigramModel::UnigramModel(const std::vector<std::string>& pieces, std::vector<double> scores, int32_t unk_id)
+UnigramModel::UnigramModel(const std::vector<std::string_view>& pieces, std::vector<double> scores, int32_t unk_id)
     : scores_(std::move(scores)), unk_id_(unk_id) {
     BGE_CHECK(pieces.size() == scores_.size() && unk_id >= 0 && static_cast<size_t>(unk_id) < pieces.size());
     unk_score_ = *std::min_element(scores_.begin(), scores_.end()) - kUnkPenalty;
 
+    // Pieces in byte order, equal pieces by id; most comparisons are settled by the first 8 bytes as one
+    // big-endian integer (zero-padded, which orders like the strings do, ties aside).
+    struct Entry {
+        uint64_t key;
+        int32_t id;
+    };
+    std::vector<Entry> order;
+    order.reserve(pieces.size());
+    for (size_t id = 0; id < pieces.size(); ++id) {
+        uint64_t key = 0;
+        for (size_t i = 0; i < 8; ++i) {
+            key = key << 8 | (i < pieces[id].size() ? static_cast<uint8_t>(pieces[id][i]) : 0);
+        }
+        order.push_back({key, static_cast<int32_t>(id)});
+    }
+    std::sort(order.begin(), order.end(), [&](const Entry& a, const Entry& b) {
+        if (a.key != b.key) return a.key < b.key;
+        const int c = pieces[a.id].compare(pieces[b.id]);
+        return c != 0 ? c < 0 : a.id < b.id;
+    });
     // Equal pieces keep the largest id, as Hugging Face's token -> id map does.
-    std::vector<int32_t> order(pieces.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return pieces[a] < pieces[b]; });
     std::vector<int32_t> unique;
+    unique.reserve(order.size());
     for (size_t i = 0; i < order.size(); ++i) {
-        if (pieces[order[i]].empty()) continue;
-        if (i + 1 < order.size() && pieces[order[i + 1]] == pieces[order[i]]) continue;
-        unique.push_back(order[i]);
+        if (pieces[order[i].id].empty()) continue;
+        if (i + 1 < order.size() && pieces[order[i + 1].id] == pieces[order[i].id]) continue;
+        unique.push_back(order[i].id);
     }
 
-    // Node n covers the pieces unique[lo, hi), all of which start with the node's depth-byte prefix.
+    // The unique pieces copied in sorted order, so the walk below reads memory in sequence.
+    size_t total = 0;
+    for (const int32_t id : unique) total += pieces[id].size();
+    std::string bytes;
+    bytes.reserve(total);
+    std::vector<uint32_t> starts;
+    starts.reserve(unique.size() + 1);
+    for (const int32_t id : unique) {
+        starts.push_back(static_cast<uint32_t>(bytes.size()));
+        bytes.append(pieces[id]);
+    }
+    starts.push_back(static_cast<uint32_t>(bytes.size()));
+    auto size_of = [&](size_t i) { return starts[i + 1] - starts[i]; };
+    auto byte_of = [&](size_t i, size_t depth) { return bytes[starts[i] + depth]; };
+
+    // Node n covers the sorted pieces [lo, hi), all of which start with the node's depth-byte prefix.
     struct Span {
-        size_t lo, hi, depth;
+        uint32_t lo, hi, depth;
     };
-    std::vector<Span> spans{{0, unique.size(), 0}};
+    std::vector<Span> spans{{0, static_cast<uint32_t>(unique.size()), 0}};
+    spans.reserve(total + 1);
+    first_child_.reserve(total + 2);
+    label_.reserve(total + 1);
+    piece_id_.reserve(total + 1);
     label_.push_back(0);
     for (size_t n = 0; n < spans.size(); ++n) {
         auto [lo, hi, depth] = spans[n];
         first_child_.push_back(static_cast<uint32_t>(spans.size()));
         piece_id_.push_back(-1);
-        if (lo < hi && pieces[unique[lo]].size() == depth) piece_id_.back() = unique[lo++];
+        if (lo < hi && size_of(lo) == depth) piece_id_.back() = unique[lo++];
         while (lo < hi) {
-            const char c = pieces[unique[lo]][depth];
-            size_t end = lo + 1;
-            while (end < hi && pieces[unique[end]][depth] == c) ++end;
+            const char c = byte_of(lo, depth);
+            uint32_t end = lo + 1;
+            while (end < hi && byte_of(end, depth) == c) ++end;
             spans.push_back({lo, end, depth + 1});
             label_.push_back(static_cast<uint8_t>(c));
             lo = end;
@@ -75,7 +111,7 @@ int32_t UnigramModel::find(std::string_view text) const {
     return found;
 }
 
-void UnigramModel::encode(std::string_view word, std::vector<int32_t>* ids) const {
+void UnigramModel::encode(std::string_view word, std::vector<int32_t>* ids, std::vector<uint32_t>* ends) const {
     // best[i]: best path over word[0, i): its score, the start of its last token, and that token's id.
     struct Best {
         double score = 0;
@@ -100,13 +136,13 @@ void UnigramModel::encode(std::string_view word, std::vector<int32_t>* ids) cons
     }
 
     // Walk back; consecutive unknown tokens become one token, looked up again as a whole.
-    std::vector<int32_t> reversed;
+    std::vector<std::pair<int32_t, uint32_t>> reversed;  // (id, end)
     size_t end = word.size();
     size_t unk_end = 0;  // end of the pending run of unknown tokens, 0 when none
     auto flush_unknown = [&](size_t start) {
         if (unk_end == 0) return;
         const int32_t id = find(word.substr(start, unk_end - start));
-        reversed.push_back(id >= 0 ? id : unk_id_);
+        reversed.emplace_back(id >= 0 ? id : unk_id_, static_cast<uint32_t>(unk_end));
         unk_end = 0;
     };
     while (end > 0) {
@@ -116,12 +152,15 @@ void UnigramModel::encode(std::string_view word, std::vector<int32_t>* ids) cons
             if (unk_end == 0) unk_end = end;
         } else {
             flush_unknown(end);
-            reversed.push_back(b.id);
+            reversed.emplace_back(b.id, static_cast<uint32_t>(end));
         }
         end = start;
     }
     flush_unknown(0);
-    ids->insert(ids->end(), reversed.rbegin(), reversed.rend());
+    for (auto it = reversed.rbegin(); it != reversed.rend(); ++it) {
+        ids->push_back(it->first);
+        if (ends != nullptr) ends->push_back(it->second);
+    }
 }
 
 }  // namespace bge

@@ -1,6 +1,7 @@
-// XLM-RoBERTa tokenization over libsentencepiece, id for id equal to Hugging Face's
-// XLMRobertaTokenizerFast built from the same SentencePiece model (see DESIGN.md, "The reference").
-// Checked against tests/tokenizer/data/reference.jsonl (tools/make_tokenizer_reference.py).
+// XLM-RoBERTa-family tokenization, id for id (and offset for offset) equal to Hugging Face tokenizers running the
+// same pipeline: the one a tokenizer.json declares (tokenizer_json.h), or, from a bare sentencepiece.bpe.model,
+// the one today's XLMRobertaConverter builds (see DESIGN.md, "The reference").
+// Checked against tests/tokenizer/data/reference.jsonl and tests/golden/tokenizer_variants/.
 // Thread-safe: a loaded tokenizer is immutable and every method is const.
 #pragma once
 
@@ -8,14 +9,30 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "bge/status.h"
+#include "tokenizer/normalized_text.h"
 
 namespace bge {
 
+struct TokenizerSpec;
+
+// Ids and, per id, the byte range of the input it came from ({0, 0} for tokens the template adds). In a pair,
+// the ranges of the second sequence index the second text; `sequence` says which (0, 1; -1 for template tokens).
+struct Encoding {
+    std::vector<int32_t> ids;
+    std::vector<Span> offsets;
+    std::vector<int8_t> sequence;
+    // Internal, for RobertaProcessing's trim_offsets: whitespace characters at the start and end of each token's
+    // string (its normalized text; an added token's matched text).
+    std::vector<std::pair<uint16_t, uint16_t>> space_ends;
+};
+
 class XlmrTokenizer {
  public:
+    // fairseq's special ids, which every XLM-R vocabulary keeps (and the sparse head drops).
     static constexpr int32_t kBos = 0;  // <s>, also CLS
     static constexpr int32_t kPad = 1;  // <pad>
     static constexpr int32_t kEos = 2;  // </s>, also SEP
@@ -24,28 +41,41 @@ class XlmrTokenizer {
     // Loads a SentencePiece Unigram model file laid out as XLM-R's (<unk>, <s>, </s> at ids 0, 1, 2). A missing
     // file is kNotFound, a file that is not a SentencePiece model kInvalidArgument, both naming the path.
     static StatusOr<std::unique_ptr<XlmrTokenizer>> load(const std::string& spm_path);
+    // Loads a tokenizer.json; when `spm_path` is not empty, its pieces must be the file's vocabulary (fairseq
+    // order: <s> <pad> </s> <unk>, then SentencePiece pieces 3.. shifted by one). Errors name the file and field.
+    static StatusOr<std::unique_ptr<XlmrTokenizer>> load_json(const std::string& json_path,
+                                                              const std::string& spm_path = {});
     ~XlmrTokenizer();
 
-    // Ids of `text` without added <s>/</s>. Invalid UTF-8 is kInvalidArgument (with the byte offset).
-    // As in Hugging Face, "<s>", "<pad>", "</s>", "<unk>" and "<mask>" written in the text map to their ids.
+    // Ids of `text` without template tokens. Invalid UTF-8 is kInvalidArgument (with the byte offset).
     StatusOr<std::vector<int32_t>> encode(std::string_view text) const;
 
-    // `<s> A </s>`, keeping the head of A so that the result has at most `max_length` ids; max_length < 2 is
-    // kInvalidArgument.
+    // The single template (`<s> A </s>`), keeping the head of A so that the result has at most `max_length` ids;
+    // a max_length below the template's own tokens is kInvalidArgument. Stops tokenizing once the kept ids are
+    // known, so a long text costs what its head does.
     StatusOr<std::vector<int32_t>> encode_single(std::string_view text, int max_length) const;
+    StatusOr<Encoding> encode_single_with_offsets(std::string_view text, int max_length) const;
 
-    // `<s> A </s> </s> B </s>`, truncated `longest_first` (exactly as Hugging Face tokenizers does it) to at
-    // most `max_length` ids; max_length < 4 is kInvalidArgument. An empty B still gives the pair form, as batch
-    // calls tok([a], [b]) do (a single call tok(a, "") drops the pair).
+    // The pair template (`<s> A </s> </s> B </s>`), truncated `longest_first` exactly as tokenizers does it to at
+    // most `max_length` ids. An empty B still gives the pair form, as batch calls tok([a], [b]) do.
     StatusOr<std::vector<int32_t>> encode_pair(std::string_view a, std::string_view b, int max_length) const;
+    StatusOr<Encoding> encode_pair_with_offsets(std::string_view a, std::string_view b, int max_length) const;
 
-    // Number of ids the model knows: SentencePiece pieces + 2 (fairseq shift, <mask> last); the
-    // model's vocab_size must be at least this.
+    // Ids the tokenizer can produce: the vocabulary and the added tokens; the model's vocab_size must be at least
+    // this.
     int32_t vocab_size() const;
+    // Template tokens of a single text and of a pair (2 and 4 for XLM-R).
+    int n_special_single() const;
+    int n_special_pair() const;
+    // "tokenizer.json: normalizer Sequence[...], pre_tokenizer ..., model Unigram (250002 pieces), ..." for info.
+    const std::string& description() const;
+
+    struct Impl;  // defined in xlmr_tokenizer.cc
 
  private:
     XlmrTokenizer();
-    struct Impl;
+    static StatusOr<std::unique_ptr<XlmrTokenizer>> build(TokenizerSpec spec, std::string description);
+    StatusOr<Encoding> encode_pair_impl(std::string_view a, std::string_view b, int max_length, bool offsets) const;
     std::unique_ptr<Impl> impl_;
 };
 
