@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
         const auto x_host = random_vector(kRows * c.in, rng, 1.f);
         auto weight = backend->make_linear(w.data(), b.data(), c.out, c.in);
         auto x = backend->upload(x_host.data(), kRows, c.in, bge::DType::kF32);
-        auto y = backend->alloc(bge::DType::kF32, kRows, c.out);
+        auto y = backend->alloc(bge::DType::kF32, kRows, c.out).value();
         const double s = min_seconds(reps, [&] { backend->linear(x.view, *weight, c.act, y.view); });
         char shape[96];
         std::snprintf(shape, sizeof shape, "[%lld,%lld]x[%lld,%lld] %s", static_cast<long long>(kRows),
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
     for (const int64_t len : {512, 8192}) {
         const auto qkv_host = random_vector(len * 3 * kHidden, rng, 1.f);
         auto qkv = backend->upload(qkv_host.data(), len, 3 * kHidden, bge::DType::kF32);
-        auto out = backend->alloc(bge::DType::kF32, len, kHidden);
+        auto out = backend->alloc(bge::DType::kF32, len, kHidden).value();
         const std::vector<int32_t> cu = {0, static_cast<int32_t>(len)};
         const double s = min_seconds(len > 2048 ? std::min(reps, 3) : reps,
                                      [&] { backend->attention(qkv.view, cu, kHeads, out.view); });

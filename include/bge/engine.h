@@ -18,8 +18,9 @@
 namespace bge {
 
 struct EngineOptions {
-    int n_threads = 0;            // CPU threads for the GEMMs; 0 = every core
-    int max_batch_tokens = 8192;  // token budget of one forward pass (sizes the workspace); >= the max length
+    static constexpr int kMaxThreads = 1024;
+    int n_threads = 0;            // CPU threads for the GEMMs; 0 = every core; at most kMaxThreads
+    int max_batch_tokens = 8192;  // token budget of one forward pass; the workspace grows to the batches that come
 };
 
 // What was found and loaded.
@@ -140,5 +141,17 @@ class Reranker {
 
 // Reads only config.json: "embedder" or "reranker" (kInvalidArgument for anything else).
 StatusOr<std::string> detect_model_kind(const std::string& model_dir);
+
+// What check_weights scanned.
+struct WeightCheck {
+    int64_t tensors = 0;   // floating tensors
+    int64_t elements = 0;  // their elements
+    uint64_t bytes = 0;    // their stored bytes
+};
+
+// Scans every floating tensor of the folder's weight files (the encoder's, sparse_linear.pt,
+// colbert_linear.pt) for NaN and Inf: the first one in file order is kDataLoss naming the tensor,
+// its file and the element's index. Reads every byte (the cost of reading the files once).
+StatusOr<WeightCheck> check_weights(const std::string& model_dir);
 
 }  // namespace bge

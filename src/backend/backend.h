@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 
+#include "bge/status.h"
 #include "core/dtype.h"
 
 namespace bge {
@@ -57,8 +58,9 @@ class Backend {
     // Element type of activations (F32 on the CPU).
     virtual DType activation_dtype() const = 0;
 
-    // Memory. alloc() never returns null: exhaustion aborts with a message (sizes are planned).
-    virtual DeviceTensor alloc(DType dtype, int64_t rows, int64_t cols) = 0;
+    // Memory. A size that overflows or that the device cannot hold is kResourceExhausted naming the bytes;
+    // an ok result is never null. upload() and make_linear() size from the weights and abort on exhaustion.
+    virtual StatusOr<DeviceTensor> alloc(DType dtype, int64_t rows, int64_t cols) = 0;
     virtual void copy_to_device(const void* host, const Tensor& dst) = 0;  // dst.bytes() bytes
     virtual void copy_to_host(const Tensor& src, void* host) = 0;          // src.bytes() bytes
     // Uploads fp32 host data [rows, cols] as a tensor of `dtype`.

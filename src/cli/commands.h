@@ -3,11 +3,16 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <string>
 
 #include "bge/engine.h"
 
 namespace bge::cli {
+
+// 64 MiB: far above any text a model reads whole (8192 tokens), with room for long documents that are
+// truncated; it also bounds the input bytes of one chunk (two lines' worth at most).
+constexpr size_t kDefaultMaxLineBytes = size_t{64} << 20;
 
 struct CommonOptions {
     std::string model;    // model folder
@@ -15,7 +20,8 @@ struct CommonOptions {
     int batch_size = 32;  // input lines per engine call
     int threads = 0;      // 0 = every core
     int max_batch_tokens = 8192;
-    bool quiet = false;  // no progress lines on stderr
+    size_t max_line_bytes = kDefaultMaxLineBytes;  // longest stdin line
+    bool quiet = false;                            // no progress lines on stderr
 
     EngineOptions engine() const { return {threads, max_batch_tokens}; }
 };
@@ -24,7 +30,8 @@ int run_tokenize(const CommonOptions& options);
 int run_embed(const CommonOptions& options, const EmbedOptions& outputs);
 int run_rerank(const CommonOptions& options);
 int run_score(const CommonOptions& options, std::array<float, 3> weights);
-int run_info(const CommonOptions& options);
+// check_weights: also scan every stored weight for NaN and Inf.
+int run_info(const CommonOptions& options, bool check_weights);
 
 struct BenchOptions {
     int tokens = 512;    // tokens per input

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 
+#include "core/memory.h"
 #include "model/vector_math.h"
 #include "model/weight_reader.h"
 #include "tokenizer/xlmr_tokenizer.h"
@@ -45,12 +46,13 @@ StatusOr<std::unique_ptr<M3Heads>> M3Heads::load(const io::TensorMap* sparse, co
     return heads;
 }
 
-M3Heads::Workspace M3Heads::make_workspace(int64_t max_tokens) const {
+StatusOr<M3Heads::Workspace> M3Heads::make_workspace(int64_t max_tokens) const {
     Workspace ws;
-    ws.hidden.resize(static_cast<size_t>(max_tokens * hidden_));
+    BGE_RETURN_IF_ERROR(resize_or_error(ws.hidden, static_cast<size_t>(max_tokens * hidden_), "the sparse head's input"));
     if (colbert_) {
-        ws.colbert = backend_.alloc(backend_.activation_dtype(), max_tokens, colbert_dim());
-        ws.colbert_host.resize(static_cast<size_t>(max_tokens * colbert_dim()));
+        BGE_ASSIGN_OR_RETURN(ws.colbert, backend_.alloc(backend_.activation_dtype(), max_tokens, colbert_dim()));
+        BGE_RETURN_IF_ERROR(resize_or_error(ws.colbert_host, static_cast<size_t>(max_tokens * colbert_dim()),
+                                            "the ColBERT head's output"));
     }
     return ws;
 }
@@ -85,7 +87,8 @@ void M3Heads::compute(const PackedBatch& batch, const Tensor& hidden, const Embe
                 const auto w = static_cast<float>(
                     dot(sparse_weight_.data(), ws.hidden.data() + static_cast<int64_t>(t) * hidden_, hidden_) +
                     sparse_bias_);
-                if (w <= 0) continue;
+                // Kept when not finite (relu(-inf) included), so that the output check reports the damage.
+                if (w <= 0 && std::isfinite(w)) continue;
                 auto [it, inserted] = weights.emplace(id, w);
                 if (!inserted) it->second = std::max(it->second, w);
             }

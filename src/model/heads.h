@@ -30,7 +30,8 @@ class M3Heads {
         std::vector<float> cls;           // F32 [n_seqs, hidden] host copy of each sequence's <s> row (dense)
         std::vector<float> colbert_host;  // F32 [max_tokens, colbert_dim]
     };
-    Workspace make_workspace(int64_t max_tokens) const;
+    // Allocation failure is kResourceExhausted naming the bytes.
+    StatusOr<Workspace> make_workspace(int64_t max_tokens) const;
 
     // Fills out[s] for every sequence s of `batch` from `hidden` [n_tokens, hidden] (device).
     void compute(const PackedBatch& batch, const Tensor& hidden, const EmbedOptions& options, Workspace& ws,

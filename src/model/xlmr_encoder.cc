@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/check.h"
+#include "core/memory.h"
 
 namespace bge {
 namespace {
@@ -77,19 +78,19 @@ Status XlmrEncoder::load_layer(const WeightReader& weights, int index) {
     return ok_status();
 }
 
-EncoderWorkspace XlmrEncoder::make_workspace(int64_t max_tokens) const {
+StatusOr<EncoderWorkspace> XlmrEncoder::make_workspace(int64_t max_tokens) const {
     const DType t = backend_.activation_dtype();
     const int64_t h = config_.hidden_size;
     EncoderWorkspace ws;
     ws.max_tokens = max_tokens;
-    ws.ids = backend_.alloc(DType::kI32, max_tokens, 1);
-    ws.position_ids = backend_.alloc(DType::kI32, max_tokens, 1);
-    ws.x = backend_.alloc(t, max_tokens, h);
-    ws.y = backend_.alloc(t, max_tokens, h);
-    ws.qkv = backend_.alloc(t, max_tokens, 3 * h);
-    ws.context = backend_.alloc(t, max_tokens, h);
-    ws.ffn = backend_.alloc(t, max_tokens, config_.intermediate_size);
-    ws.host_position_ids.resize(static_cast<size_t>(max_tokens));
+    BGE_ASSIGN_OR_RETURN(ws.ids, backend_.alloc(DType::kI32, max_tokens, 1));
+    BGE_ASSIGN_OR_RETURN(ws.position_ids, backend_.alloc(DType::kI32, max_tokens, 1));
+    BGE_ASSIGN_OR_RETURN(ws.x, backend_.alloc(t, max_tokens, h));
+    BGE_ASSIGN_OR_RETURN(ws.y, backend_.alloc(t, max_tokens, h));
+    BGE_ASSIGN_OR_RETURN(ws.qkv, backend_.alloc(t, max_tokens, 3 * h));
+    BGE_ASSIGN_OR_RETURN(ws.context, backend_.alloc(t, max_tokens, h));
+    BGE_ASSIGN_OR_RETURN(ws.ffn, backend_.alloc(t, max_tokens, config_.intermediate_size));
+    BGE_RETURN_IF_ERROR(resize_or_error(ws.host_position_ids, static_cast<size_t>(max_tokens), "position ids"));
     return ws;
 }
 

@@ -31,7 +31,8 @@ class XlmrEncoder {
     static StatusOr<std::unique_ptr<XlmrEncoder>> load(const XlmrConfig& config, const WeightReader& weights,
                                                        Backend& backend);
 
-    EncoderWorkspace make_workspace(int64_t max_tokens) const;
+    // Allocation failure is kResourceExhausted naming the bytes.
+    StatusOr<EncoderWorkspace> make_workspace(int64_t max_tokens) const;
 
     // Last hidden state [n_tokens, hidden] of the packed batch, a view into `ws` valid until the next call.
     // Every id must be < vocab_size and every sequence at most max_input_length() long (checked).

@@ -2,18 +2,44 @@
 
 #include <algorithm>
 #include <cmath>
+#include <new>
 #include <numeric>
+#include <stdexcept>
 
 #include "backend/cpu/cpu_backend.h"
 #include "io/model_dir.h"
+#include "core/memory.h"
+#include "model/output_check.h"
 #include "model/weight_reader.h"
 
 namespace bge {
 
+namespace {
+
+// Host containers (std::vector, std::map) report exhaustion by throwing; no exception leaves the engine.
+template <typename F>
+auto catching_bad_alloc(const std::string& what, F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const std::bad_alloc&) {
+        return resource_exhausted("out of memory " + what);
+    } catch (const std::length_error&) {
+        return resource_exhausted("out of memory " + what);
+    }
+}
+
+// Names the input of a call of several; a call of one needs no index.
+Status for_input(const Status& s, const char* noun, size_t i, size_t n) {
+    return n > 1 ? s.with_context(noun + (" " + std::to_string(i))) : s;
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::open(const std::string& dir, const EngineOptions& options,
                                                          ModelKind expected) {
     std::unique_ptr<ModelRunner> runner(new ModelRunner());
-    BGE_RETURN_IF_ERROR(runner->load(dir, options, expected));
+    BGE_RETURN_IF_ERROR(
+        catching_bad_alloc("loading " + dir, [&]() -> Status { return runner->load(dir, options, expected); }));
     return runner;
 }
 
@@ -27,7 +53,10 @@ Status ModelRunner::load(const std::string& dir, const EngineOptions& options, M
                                    article(expected));
     }
     BGE_ASSIGN_OR_RETURN(tokenizer_, Tokenizer::open(dir));
-    if (options.n_threads < 0) return invalid_argument("n_threads must be >= 0");
+    if (options.n_threads < 0 || options.n_threads > EngineOptions::kMaxThreads) {
+        return invalid_argument("n_threads " + std::to_string(options.n_threads) + " is not in [0, " +
+                                std::to_string(EngineOptions::kMaxThreads) + "]");
+    }
     if (options.max_batch_tokens < 1) return invalid_argument("max_batch_tokens must be >= 1");
     backend_ = make_cpu_backend(options.n_threads);
 
@@ -58,12 +87,10 @@ Status ModelRunner::load(const std::string& dir, const EngineOptions& options, M
         BGE_ASSIGN_OR_RETURN(classifier_, ClassifierHead::load(tensors, config_.hidden_size));
     }
 
-    // Every valid input fits in one batch.
+    // Every valid input fits in one batch; the workspace grows on demand up to the budget, starting with
+    // room for one input of the longest length.
     max_tokens_ = std::max<int64_t>(options.max_batch_tokens, config_.max_input_length());
-    encoder_ws_ = encoder_->make_workspace(max_tokens_);
-    if (m3_heads_) heads_ws_ = m3_heads_->make_workspace(max_tokens_);
-    // Every sequence has at least <s> and </s>.
-    heads_ws_.cls.reserve(static_cast<size_t>(max_tokens_ / 2 * config_.hidden_size));
+    BGE_RETURN_IF_ERROR(reserve_workspace(config_.max_input_length()));
 
     info_.dir = dir;
     info_.kind = model_kind_name(config_.kind);
@@ -83,8 +110,31 @@ Status ModelRunner::load(const std::string& dir, const EngineOptions& options, M
     return ok_status();
 }
 
+Status ModelRunner::reserve_workspace(int64_t n_tokens) {
+    if (n_tokens <= workspace_tokens_) return ok_status();
+    // Doubling bounds the number of regrowths; the old workspace goes first, to lower the peak.
+    const int64_t tokens = std::min(max_tokens_, std::max(n_tokens, 2 * workspace_tokens_));
+    encoder_ws_ = {};
+    heads_ws_ = {};
+    workspace_tokens_ = 0;
+    const std::string what = "the workspace for batches of " + std::to_string(tokens) + " tokens";
+    auto encoder_ws = encoder_->make_workspace(tokens);
+    if (!encoder_ws.ok()) return encoder_ws.status().with_context(what);
+    encoder_ws_ = std::move(encoder_ws).value();
+    if (m3_heads_) {
+        auto heads_ws = m3_heads_->make_workspace(tokens);
+        if (!heads_ws.ok()) return heads_ws.status().with_context(what);
+        heads_ws_ = std::move(heads_ws).value();
+    }
+    // Every sequence has at least <s> and </s>.
+    BGE_RETURN_IF_ERROR(resize_or_error(heads_ws_.cls, static_cast<size_t>(tokens / 2 * config_.hidden_size),
+                                        what + ": <s> rows"));
+    workspace_tokens_ = tokens;
+    return ok_status();
+}
+
 template <typename Run>
-void ModelRunner::for_each_batch(const std::vector<std::vector<int32_t>>& sequences, Run&& run) {
+Status ModelRunner::for_each_batch(const std::vector<std::vector<int32_t>>& sequences, Run&& run) {
     std::vector<size_t> order(sequences.size());
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(),
@@ -98,11 +148,19 @@ void ModelRunner::for_each_batch(const std::vector<std::vector<int32_t>>& sequen
             members.push_back(order[i]);
             ++i;
         }
-        run(batch, members);
+        BGE_RETURN_IF_ERROR(reserve_workspace(batch.n_tokens()));
+        BGE_RETURN_IF_ERROR(run(batch, members));
     }
+    return ok_status();
 }
 
 StatusOr<std::vector<Embedding>> ModelRunner::embed(std::span<const std::string> texts, const EmbedOptions& options) {
+    return catching_bad_alloc("embedding " + std::to_string(texts.size()) + " texts",
+                              [&]() -> StatusOr<std::vector<Embedding>> { return embed_unchecked(texts, options); });
+}
+
+StatusOr<std::vector<Embedding>> ModelRunner::embed_unchecked(std::span<const std::string> texts,
+                                                              const EmbedOptions& options) {
     if (!options.dense && !options.sparse && !options.colbert) {
         return invalid_argument("no output asked for (dense, sparse, colbert)");
     }
@@ -115,30 +173,39 @@ StatusOr<std::vector<Embedding>> ModelRunner::embed(std::span<const std::string>
     std::vector<std::vector<int32_t>> sequences(texts.size());
     for (size_t i = 0; i < texts.size(); ++i) {
         auto ids = tokenizer_->encode(texts[i], options.max_length);
-        if (!ids.ok()) return ids.status().with_context("text " + std::to_string(i));
+        if (!ids.ok()) return for_input(ids.status(), "text", i, texts.size());
         sequences[i] = std::move(ids).value();
     }
     std::vector<Embedding> result(texts.size());
     std::lock_guard lock(mutex_);
     std::vector<Embedding> batch_out;
-    for_each_batch(sequences, [&](const PackedBatch& batch, const std::vector<size_t>& members) {
+    BGE_RETURN_IF_ERROR(for_each_batch(sequences, [&](const PackedBatch& batch, const std::vector<size_t>& members) {
         const Tensor hidden = encoder_->forward(batch, encoder_ws_);  // [n_tokens, hidden]
         m3_heads_->compute(batch, hidden, options, heads_ws_, batch_out);
-        for (size_t k = 0; k < members.size(); ++k) result[members[k]] = std::move(batch_out[k]);
-    });
+        for (size_t k = 0; k < members.size(); ++k) {
+            if (Status s = check_finite(batch_out[k]); !s.ok()) return for_input(s, "text", members[k], texts.size());
+            result[members[k]] = std::move(batch_out[k]);
+        }
+        return ok_status();
+    }));
     return result;
 }
 
 StatusOr<std::vector<RerankScore>> ModelRunner::rerank(std::span<const TextPair> pairs, int max_length) {
+    return catching_bad_alloc("reranking " + std::to_string(pairs.size()) + " pairs",
+                              [&]() -> StatusOr<std::vector<RerankScore>> { return rerank_unchecked(pairs, max_length); });
+}
+
+StatusOr<std::vector<RerankScore>> ModelRunner::rerank_unchecked(std::span<const TextPair> pairs, int max_length) {
     std::vector<std::vector<int32_t>> sequences(pairs.size());
     for (size_t i = 0; i < pairs.size(); ++i) {
         auto ids = tokenizer_->encode_pair(pairs[i].query, pairs[i].passage, max_length);
-        if (!ids.ok()) return ids.status().with_context("pair " + std::to_string(i));
+        if (!ids.ok()) return for_input(ids.status(), "pair", i, pairs.size());
         sequences[i] = std::move(ids).value();
     }
     std::vector<RerankScore> result(pairs.size());
     std::lock_guard lock(mutex_);
-    for_each_batch(sequences, [&](const PackedBatch& batch, const std::vector<size_t>& members) {
+    BGE_RETURN_IF_ERROR(for_each_batch(sequences, [&](const PackedBatch& batch, const std::vector<size_t>& members) {
         const Tensor hidden = encoder_->forward(batch, encoder_ws_);  // [n_tokens, hidden]
         copy_cls_rows(*backend_, batch, hidden, heads_ws_.cls);
         const std::vector<float> logits = classifier_->logits(heads_ws_.cls.data(), batch.n_seqs());
@@ -147,8 +214,10 @@ StatusOr<std::vector<RerankScore>> ModelRunner::rerank(std::span<const TextPair>
             r.n_tokens = batch.seq_length(static_cast<int32_t>(k));
             r.logit = logits[k];
             r.score = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(logits[k]))));
+            if (Status s = check_finite(r); !s.ok()) return for_input(s, "pair", members[k], pairs.size());
         }
-    });
+        return ok_status();
+    }));
     return result;
 }
 

@@ -18,6 +18,8 @@ namespace bge {
 
 class ModelRunner {
  public:
+    // Outputs are finite: a non-finite one is kDataLoss for its input (damaged weights). Host memory
+    // exhaustion is kResourceExhausted, never an exception.
     // Errors: anything wrong with the folder's files; a model of another kind than `expected` is
     // kFailedPrecondition.
     static StatusOr<std::unique_ptr<ModelRunner>> open(const std::string& dir, const EngineOptions& options,
@@ -32,10 +34,14 @@ class ModelRunner {
  private:
     ModelRunner() = default;
     Status load(const std::string& dir, const EngineOptions& options, ModelKind expected);
+    StatusOr<std::vector<Embedding>> embed_unchecked(std::span<const std::string> texts, const EmbedOptions& options);
+    StatusOr<std::vector<RerankScore>> rerank_unchecked(std::span<const TextPair> pairs, int max_length);
+    // Grows the workspaces to hold a batch of `n_tokens` (<= max_tokens_); kResourceExhausted names the bytes.
+    Status reserve_workspace(int64_t n_tokens);
     // Packs `sequences` into batches of at most max_tokens_ tokens, longest first, and calls
-    // run(batch, indices) with the input positions of the batch's sequences.
+    // run(batch, indices) -> Status with the input positions of the batch's sequences; stops at the first error.
     template <typename Run>
-    void for_each_batch(const std::vector<std::vector<int32_t>>& sequences, Run&& run);
+    Status for_each_batch(const std::vector<std::vector<int32_t>>& sequences, Run&& run);
 
     ModelInfo info_;
     XlmrConfig config_;
@@ -44,7 +50,8 @@ class ModelRunner {
     std::unique_ptr<XlmrEncoder> encoder_;
     std::unique_ptr<M3Heads> m3_heads_;           // embedder
     std::unique_ptr<ClassifierHead> classifier_;  // reranker
-    int64_t max_tokens_ = 0;
+    int64_t max_tokens_ = 0;        // the token budget of one batch
+    int64_t workspace_tokens_ = 0;  // what the workspaces hold now
 
     std::mutex mutex_;  // one forward at a time: the workspaces below are shared
     EncoderWorkspace encoder_ws_;

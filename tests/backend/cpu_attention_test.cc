@@ -55,7 +55,7 @@ Batch make_batch(const std::vector<int32_t>& lengths, int64_t hidden, uint32_t s
 std::vector<float> run_attention(Backend& backend, const Batch& b, int64_t hidden, int n_heads) {
     const int64_t n = b.cu_seqlens.back();
     DeviceTensor qkv = backend.upload(b.qkv.data(), n, 3 * hidden, DType::kF32);
-    DeviceTensor out = backend.alloc(DType::kF32, n, hidden);
+    DeviceTensor out = backend.alloc(DType::kF32, n, hidden).value();
     backend.attention(qkv.view, b.cu_seqlens, n_heads, out.view);
     return test::to_host(backend, out.view);
 }

@@ -42,7 +42,7 @@ void check_linear(Backend& backend, const Layer& l, int64_t n, Activation act, u
                                     << " act=" << static_cast<int>(act) << " bias=" << !l.b.empty());
     const std::vector<float> x = test::random_floats(n * l.in, seed);
     DeviceTensor xd = backend.upload(x.data(), n, l.in, DType::kF32);
-    DeviceTensor yd = backend.alloc(DType::kF32, n, l.out);
+    DeviceTensor yd = backend.alloc(DType::kF32, n, l.out).value();
     backend.linear(xd.view, *l.weight, act, yd.view);
     const std::vector<float> y = test::to_host(backend, yd.view);
     int failures = 0;
@@ -98,8 +98,8 @@ TEST(CpuLinearTest, RowCountsAndLayersShareNothing) {
 TEST(CpuLinearTest, EmptyInput) {
     auto backend = make_cpu_backend(1);
     const Layer l = make_layer(*backend, 8, 4, true, 7);
-    DeviceTensor x = backend->alloc(DType::kF32, 0, 8);
-    DeviceTensor y = backend->alloc(DType::kF32, 0, 4);
+    DeviceTensor x = backend->alloc(DType::kF32, 0, 8).value();
+    DeviceTensor y = backend->alloc(DType::kF32, 0, 4).value();
     backend->linear(x.view, *l.weight, Activation::kNone, y.view);
 }
 

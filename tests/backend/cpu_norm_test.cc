@@ -71,8 +71,8 @@ TEST(CpuNormTest, EmbedMatchesReference) {
     const std::vector<int32_t> pos = {2, 3, 4, 5, 39, 2, 0, 3, 4};
     const float eps = 1e-5f;
 
-    DeviceTensor ids_d = backend->alloc(DType::kI32, n, 1);
-    DeviceTensor pos_d = backend->alloc(DType::kI32, n, 1);
+    DeviceTensor ids_d = backend->alloc(DType::kI32, n, 1).value();
+    DeviceTensor pos_d = backend->alloc(DType::kI32, n, 1).value();
     backend->copy_to_device(ids.data(), ids_d.view);
     backend->copy_to_device(pos.data(), pos_d.view);
     DeviceTensor word_d = backend->upload(word.data(), vocab, hidden, DType::kF32);
@@ -80,7 +80,7 @@ TEST(CpuNormTest, EmbedMatchesReference) {
     DeviceTensor tt_d = backend->upload(token_type.data(), 1, hidden, DType::kF32);
     DeviceTensor g_d = backend->upload(gamma.data(), 1, hidden, DType::kF32);
     DeviceTensor b_d = backend->upload(beta.data(), 1, hidden, DType::kF32);
-    DeviceTensor out = backend->alloc(DType::kF32, n, hidden);
+    DeviceTensor out = backend->alloc(DType::kF32, n, hidden).value();
     backend->embed(ids_d.view, pos_d.view, word_d.view, pos_tab.view, tt_d.view, g_d.view, b_d.view, eps, out.view);
 
     const std::vector<float> got = test::to_host(*backend, out.view);

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include "backend/cpu/cpu_memory.h"
 #include "backend/cpu/cpu_norm.h"
 #include "core/check.h"
+#include "core/memory.h"
 
 namespace bge {
 namespace {
@@ -25,10 +27,31 @@ class CpuBackend final : public Backend {
     std::string name() const override { return "cpu"; }
     DType activation_dtype() const override { return DType::kF32; }
 
-    DeviceTensor alloc(DType dtype, int64_t rows, int64_t cols) override {
-        BGE_CHECK(rows >= 0 && cols >= 0);
-        void* p = cpu::aligned_alloc_or_die(static_cast<size_t>(rows * cols) * dtype_size(dtype));
-        return {DeviceMemory(p, [](void* q) { std::free(q); }), Tensor{p, dtype, rows, cols}};
+    StatusOr<DeviceTensor> alloc(DType dtype, int64_t rows, int64_t cols) override {
+        const std::string what = "a " + std::string(dtype_name(dtype)) + " [" + std::to_string(rows) + ", " +
+                                 std::to_string(cols) + "] tensor";
+        uint64_t bytes = 0;
+        if (rows < 0 || cols < 0 || __builtin_mul_overflow(static_cast<uint64_t>(rows), static_cast<uint64_t>(cols),
+                                                           &bytes) ||
+            __builtin_mul_overflow(bytes, dtype_size(dtype), &bytes)) {
+            return resource_exhausted(what + " has no representable size");
+        }
+        // Linux overcommits: refuse what can never be backed instead of being killed while touching it.
+        const uint64_t held = allocated_->load();
+        if (bytes > physical_ || held > physical_ - bytes) {
+            return resource_exhausted("out of memory: " + what + " needs " + format_bytes(bytes) + " (" +
+                                      std::to_string(bytes) + " bytes); " + format_bytes(held) +
+                                      " already allocated of this machine's " + format_bytes(physical_));
+        }
+        void* p = cpu::aligned_alloc_or_null(static_cast<size_t>(bytes));
+        if (p == nullptr) return out_of_memory(what, bytes);
+        *allocated_ += bytes;
+        // The counter outlives the backend when a tensor does.
+        DeviceMemory memory(p, [counter = allocated_, bytes](void* q) {
+            std::free(q);
+            *counter -= bytes;
+        });
+        return DeviceTensor{std::move(memory), Tensor{p, dtype, rows, cols}};
     }
     void copy_to_device(const void* host, const Tensor& dst) override {
         if (dst.bytes() > 0) std::memcpy(dst.data, host, dst.bytes());
@@ -38,9 +61,13 @@ class CpuBackend final : public Backend {
     }
     DeviceTensor upload(const float* host, int64_t rows, int64_t cols, DType dtype) override {
         BGE_CHECK(dtype == DType::kF32);  // every CPU op works on fp32
-        DeviceTensor t = alloc(dtype, rows, cols);
-        copy_to_device(host, t.view);
-        return t;
+        StatusOr<DeviceTensor> t = alloc(dtype, rows, cols);
+        if (!t.ok()) {
+            std::fprintf(stderr, "bge cpu backend: uploading weights: %s\n", t.status().message().c_str());
+            std::abort();
+        }
+        copy_to_device(host, t->view);
+        return std::move(t).value();
     }
 
     std::unique_ptr<LinearWeight> make_linear(const float* w, const float* b, int64_t out, int64_t in) override {
@@ -71,6 +98,8 @@ class CpuBackend final : public Backend {
     void use_threads() const { omp_set_num_threads(n_threads_); }
 
     int n_threads_;
+    uint64_t physical_ = physical_memory_bytes();
+    std::shared_ptr<std::atomic<uint64_t>> allocated_ = std::make_shared<std::atomic<uint64_t>>(0);  // by alloc()
     dnnl::engine engine_;
     cpu::LinearRunner linear_;
     cpu::AttentionRunner attention_;
