@@ -27,21 +27,21 @@ class ChunkSink {
 // Reads chunks of at most options.batch_size lines (options.max_line_bytes per line).
 LineReader stdin_lines(const CommonOptions& options);
 
-// Runs `run` over `inputs` (lines `numbers`) and writes its output. When it fails on several inputs they
-// run one at a time (outputs do not depend on the batch), so that the error names its stdin line and
-// the lines before it are written.
+// Runs `run` over `inputs` (lines `numbers`) and hands its output to write(out, n_inputs, tokens) -> Status.
+// When it fails on several inputs they run one at a time (outputs do not depend on the batch), so that
+// the error names its stdin line and the output of the lines before it is written.
 template <typename Input>
 using ChunkRunner = std::function<StatusOr<int64_t>(std::span<const Input> inputs, std::string& out)>;
 
-template <typename Input>
+template <typename Input, typename Write>
 Status run_chunk(std::span<const Input> inputs, std::span<const int64_t> numbers, const ChunkRunner<Input>& run,
-                 ChunkSink& sink) {
+                 Write&& write) {
     std::string out;
     auto tokens = run(inputs, out);
-    if (tokens.ok()) return sink.write(out, static_cast<int64_t>(inputs.size()), *tokens);
+    if (tokens.ok()) return write(out, static_cast<int64_t>(inputs.size()), *tokens);
     if (inputs.size() == 1) return tokens.status().with_context("stdin line " + std::to_string(numbers[0]));
     for (size_t i = 0; i < inputs.size(); ++i) {
-        BGE_RETURN_IF_ERROR(run_chunk(inputs.subspan(i, 1), numbers.subspan(i, 1), run, sink));
+        BGE_RETURN_IF_ERROR(run_chunk(inputs.subspan(i, 1), numbers.subspan(i, 1), run, write));
     }
     return ok_status();
 }
@@ -71,7 +71,10 @@ int stream_json_lines(const CommonOptions& options, const char* what,
             numbers.push_back(line.number);
         }
         if (!inputs.empty()) {
-            if (Status s = run_chunk<Input>(inputs, numbers, run, sink); !s.ok()) return fail(s);
+            const auto write = [&](const std::string& out, int64_t n, int64_t tokens) {
+                return sink.write(out, n, tokens);
+            };
+            if (Status s = run_chunk<Input>(inputs, numbers, run, write); !s.ok()) return fail(s);
         }
         if (!status.ok()) return fail(status);
         if (lines.empty()) return 0;

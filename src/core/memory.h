@@ -22,8 +22,10 @@ std::string format_bytes(uint64_t bytes);
 Status out_of_memory(const std::string& what, uint64_t bytes);
 
 // v.resize(n), with an allocation failure returned as kResourceExhausted naming `what` and the bytes.
+// More than physical memory is refused without trying (Linux would overcommit it).
 template <typename T>
 Status resize_or_error(std::vector<T>& v, size_t n, const std::string& what) {
+    if (n > physical_memory_bytes() / sizeof(T)) return out_of_memory(what, static_cast<uint64_t>(n) * sizeof(T));
     try {
         v.resize(n);
     } catch (const std::bad_alloc&) {
