@@ -1,5 +1,6 @@
 // build/bge: the command-line front end (see README.md for the contract of each subcommand).
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <sstream>
@@ -56,9 +57,11 @@ std::string parse_weights(const std::string& text, std::array<float, 3>& weights
         } catch (const std::exception&) {
             return "--weights: '" + part + "' is not a number";
         }
+        if (!std::isfinite(weights[n]) || weights[n] < 0) return "--weights: '" + part + "' is not a finite number >= 0";
         ++n;
     }
-    return n == 3 ? "" : "--weights takes three numbers: dense,sparse,colbert";
+    if (n != 3) return "--weights takes three numbers: dense,sparse,colbert";
+    return weights[0] + weights[1] > 0 ? "" : "--weights: dense + sparse must be positive";
 }
 
 }  // namespace

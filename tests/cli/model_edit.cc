@@ -61,6 +61,16 @@ void poison(const std::string& path, const std::string& tensor, int64_t index, f
     if (!f) throw std::runtime_error("cannot write " + path);
 }
 
+std::vector<std::string> floating_tensors(const std::string& path) {
+    std::vector<std::string> names;
+    for (const auto& [name, t] : read(path)) {
+        if ((t.dtype == DType::kF32 || t.dtype == DType::kF16 || t.dtype == DType::kBF16) && t.numel() > 0) {
+            names.push_back(name);
+        }
+    }
+    return names;
+}
+
 int64_t numel_of(const std::string& path, const std::string& tensor) {
     const io::TensorMap tensors = read(path);
     return find(tensors, path, tensor).numel();
