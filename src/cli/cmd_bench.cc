@@ -81,7 +81,7 @@ int bench(const CommonOptions& o, const BenchOptions& b, Run&& run) {
                                       {"tokens", length},     {"batch", b.batch},     {"iterations", ms.size()},
                                       {"median_ms", median},  {"min_ms", ms.front()}, {"tokens_per_s", tokens_per_s},
                                       {"gflop_per_s", gflops}};
-    if (Status s = write_stdout(std::string(table) + j.dump() + "\n"); !s.ok()) return fail(s);
+    if (Status s = write_stdout(std::string(table) + j.dump(-1, ' ', false, kReplaceInvalidUtf8) + "\n"); !s.ok()) return fail(s);
     return 0;
 }
 

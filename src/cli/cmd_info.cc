@@ -50,7 +50,7 @@ int print_info(const CommonOptions& options, bool check) {
                               {"bytes", scan->bytes},
                               {"seconds", scan_seconds}};
     }
-    if (Status s = write_stdout(j.dump(2) + "\n"); !s.ok()) return fail(s);
+    if (Status s = write_stdout(j.dump(2, ' ', false, kReplaceInvalidUtf8) + "\n"); !s.ok()) return fail(s);
     return 0;
 }
 

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "bge/engine.h"
 
 namespace bge::cli {
@@ -43,5 +45,8 @@ int run_bench(const CommonOptions& options, const BenchOptions& bench);
 
 // Prints "bge: <message>" on stderr and returns 1.
 int fail(const Status& status);
+
+// For json::dump of paths, which need not be UTF-8 (the default handler throws on them).
+inline constexpr auto kReplaceInvalidUtf8 = nlohmann::json::error_handler_t::replace;
 
 }  // namespace bge::cli

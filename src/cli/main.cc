@@ -3,6 +3,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <new>
 #include <sstream>
 
 #include "cli/commands.h"
@@ -137,7 +138,12 @@ int main(int argc, char** argv) {
         if (*bench) return run_bench(o, bench_options);
         return run_info(o, check_weights);
     };
-    const int code = run();
+    int code = 1;
+    try {
+        code = run();
+    } catch (const std::bad_alloc&) {  // the CLI's own strings and vectors; the engine returns a Status
+        return fail(bge::resource_exhausted("out of memory"));
+    }
     if (bge::Status s = close_stdout(); !s.ok() && code == 0) return fail(s);
     return code;
 }

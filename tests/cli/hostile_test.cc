@@ -172,6 +172,16 @@ INSTANTIATE_TEST_SUITE_P(
         Poisoned{"reranker", "model.safetensors", "classifier.out_proj.bias", INFINITY, "rerank"},
         Poisoned{"reranker-bf16-bin", "pytorch_model.bin", "classifier.dense.weight", NAN, "rerank"}));
 
+// json::dump throws on invalid UTF-8 by default; a folder name need not be UTF-8.
+TEST(Hostile, FolderNameThatIsNotUtf8) {
+    testing::TempDir dir;
+    const std::string model = dir.path() + "/m3-\xff";
+    fs::copy(kGolden + "m3", model, fs::copy_options::recursive);
+    const auto r = run_bge("info --model " + testing::shell_quote(model), "");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("m3-\xef\xbf\xbd"), std::string::npos) << r.out;  // U+FFFD
+}
+
 TEST(Hostile, CheckWeightsOfAHealthyModel) {
     const auto r = run_bge("info --check-weights " + kM3, "");
     ASSERT_EQ(r.exit_code, 0) << r.err;
