@@ -87,10 +87,10 @@ void M3Heads::compute(const PackedBatch& batch, const Tensor& hidden, const Embe
                 const auto w = static_cast<float>(
                     dot(sparse_weight_.data(), ws.hidden.data() + static_cast<int64_t>(t) * hidden_, hidden_) +
                     sparse_bias_);
-                // Kept when not finite (relu(-inf) included), so that the output check reports the damage.
+                // A non-finite value (relu(-inf) included) is kept, and stays, so that the output check reports it.
                 if (w <= 0 && std::isfinite(w)) continue;
                 auto [it, inserted] = weights.emplace(id, w);
-                if (!inserted) it->second = std::max(it->second, w);
+                if (!inserted && std::isfinite(it->second) && (!std::isfinite(w) || w > it->second)) it->second = w;
             }
             e.sparse.clear();
             for (const auto& [id, w] : weights) e.sparse.push_back({id, w});
