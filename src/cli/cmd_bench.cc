@@ -26,7 +26,8 @@ uint64_t bytes_per_input(const ModelInfo& m, int length, size_t text_bytes) {
     const uint64_t ids = sizeof(std::vector<int32_t>) + 4ull * length + sizeof(size_t);
     if (m.kind == "reranker") return 2 * (sizeof(std::string) + text_bytes) + ids + sizeof(RerankScore);
     return sizeof(std::string) + text_bytes + ids + sizeof(Embedding) + 4ull * m.hidden_size +
-           (m.has_colbert ? 4ull * (length - 1) * m.colbert_dim : 0) + (m.has_sparse ? sizeof(SparseWeight) * length : 0);
+           (m.has_colbert ? 4ull * (length - 1) * m.colbert_dim : 0) +
+           (m.has_sparse ? sizeof(SparseWeight) * length : 0);
 }
 
 // Refuses up front a batch whose inputs and outputs alone cannot fit this machine's memory.
@@ -81,7 +82,8 @@ int bench(const CommonOptions& o, const BenchOptions& b, Run&& run) {
                                       {"tokens", length},     {"batch", b.batch},     {"iterations", ms.size()},
                                       {"median_ms", median},  {"min_ms", ms.front()}, {"tokens_per_s", tokens_per_s},
                                       {"gflop_per_s", gflops}};
-    if (Status s = write_stdout(std::string(table) + j.dump(-1, ' ', false, kReplaceInvalidUtf8) + "\n"); !s.ok()) return fail(s);
+    if (Status s = write_stdout(std::string(table) + j.dump(-1, ' ', false, kReplaceInvalidUtf8) + "\n"); !s.ok())
+        return fail(s);
     return 0;
 }
 

@@ -4,9 +4,8 @@
 
 #include <array>
 #include <cstddef>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "bge/engine.h"
 

@@ -24,7 +24,8 @@ Status read_json_lines(LineReader& in, int max_lines, std::vector<InputLine>& li
         }
         InputLine line{in.line_number(), nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false)};
         if (line.value.is_discarded()) {
-            return invalid_argument(where + (text.empty() ? ": empty line, expected a JSON value" : ": not valid JSON"));
+            return invalid_argument(where +
+                                    (text.empty() ? ": empty line, expected a JSON value" : ": not valid JSON"));
         }
         lines.push_back(std::move(line));
     }

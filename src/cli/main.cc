@@ -58,7 +58,8 @@ std::string parse_weights(const std::string& text, std::array<float, 3>& weights
         } catch (const std::exception&) {
             return "--weights: '" + part + "' is not a number";
         }
-        if (!std::isfinite(weights[n]) || weights[n] < 0) return "--weights: '" + part + "' is not a finite number >= 0";
+        if (!std::isfinite(weights[n]) || weights[n] < 0)
+            return "--weights: '" + part + "' is not a finite number >= 0";
         ++n;
     }
     if (n != 3) return "--weights takes three numbers: dense,sparse,colbert";

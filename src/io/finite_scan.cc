@@ -74,7 +74,8 @@ Status check_finite(const std::string& name, const RawTensor& t) {
     const int64_t i = first_non_finite(t);
     if (i < 0) return ok_status();
     return data_loss("tensor '" + name + "' in " + (t.file ? t.file->path() : std::string("?")) + ": element " +
-                     std::to_string(i) + " (index " + unravel(t.shape, i) + ") is " + (is_nan_at(t, i) ? "NaN" : "Inf"));
+                     std::to_string(i) + " (index " + unravel(t.shape, i) + ") is " +
+                     (is_nan_at(t, i) ? "NaN" : "Inf"));
 }
 
 }  // namespace bge::io

@@ -23,9 +23,9 @@ StatusOr<bool> is_file(const fs::path& p) {
     const fs::file_status target = fs::status(p, ec);
     if (fs::is_regular_file(target)) return true;
     if (ec || !fs::exists(target)) return not_found(p.string() + ": a symlink to a missing file");
-    const char* kind = fs::is_directory(target)  ? "a directory"
-                       : fs::is_fifo(target)     ? "a FIFO"
-                       : fs::is_socket(target)   ? "a socket"
+    const char* kind = fs::is_directory(target)        ? "a directory"
+                       : fs::is_fifo(target)           ? "a FIFO"
+                       : fs::is_socket(target)         ? "a socket"
                        : fs::is_character_file(target) ? "a character device"
                        : fs::is_block_file(target)     ? "a block device"
                                                        : "not a plain file";

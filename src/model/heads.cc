@@ -48,7 +48,8 @@ StatusOr<std::unique_ptr<M3Heads>> M3Heads::load(const io::TensorMap* sparse, co
 
 StatusOr<M3Heads::Workspace> M3Heads::make_workspace(int64_t max_tokens) const {
     Workspace ws;
-    BGE_RETURN_IF_ERROR(resize_or_error(ws.hidden, static_cast<size_t>(max_tokens * hidden_), "the sparse head's input"));
+    BGE_RETURN_IF_ERROR(
+        resize_or_error(ws.hidden, static_cast<size_t>(max_tokens * hidden_), "the sparse head's input"));
     if (colbert_) {
         BGE_ASSIGN_OR_RETURN(ws.colbert, backend_.alloc(backend_.activation_dtype(), max_tokens, colbert_dim()));
         BGE_RETURN_IF_ERROR(resize_or_error(ws.colbert_host, static_cast<size_t>(max_tokens * colbert_dim()),

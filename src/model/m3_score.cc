@@ -64,8 +64,9 @@ StatusOr<M3Scores> m3_scores(const Embedding& query, const Embedding& passage, s
     // Finite embeddings can still overflow float in the sparse product.
     for (float v : {r.dense, r.sparse, r.colbert, r.sparse_dense, r.colbert_sparse_dense}) {
         if (!std::isfinite(v)) {
-            return data_loss("an M3 score is not finite; the model's weights may be damaged "
-                             "(bge info --check-weights scans them)");
+            return data_loss(
+                "an M3 score is not finite; the model's weights may be damaged "
+                "(bge info --check-weights scans them)");
         }
     }
     return r;

@@ -7,8 +7,8 @@
 #include <stdexcept>
 
 #include "backend/cpu/cpu_backend.h"
-#include "io/model_dir.h"
 #include "core/memory.h"
+#include "io/model_dir.h"
 #include "model/output_check.h"
 #include "model/weight_reader.h"
 
@@ -127,8 +127,8 @@ Status ModelRunner::reserve_workspace(int64_t n_tokens) {
         heads_ws_ = std::move(heads_ws).value();
     }
     // Every sequence has at least <s> and </s>.
-    BGE_RETURN_IF_ERROR(resize_or_error(heads_ws_.cls, static_cast<size_t>(tokens / 2 * config_.hidden_size),
-                                        what + ": <s> rows"));
+    BGE_RETURN_IF_ERROR(
+        resize_or_error(heads_ws_.cls, static_cast<size_t>(tokens / 2 * config_.hidden_size), what + ": <s> rows"));
     workspace_tokens_ = tokens;
     return ok_status();
 }
@@ -192,8 +192,9 @@ StatusOr<std::vector<Embedding>> ModelRunner::embed_unchecked(std::span<const st
 }
 
 StatusOr<std::vector<RerankScore>> ModelRunner::rerank(std::span<const TextPair> pairs, int max_length) {
-    return catching_bad_alloc("reranking " + std::to_string(pairs.size()) + " pairs",
-                              [&]() -> StatusOr<std::vector<RerankScore>> { return rerank_unchecked(pairs, max_length); });
+    return catching_bad_alloc(
+        "reranking " + std::to_string(pairs.size()) + " pairs",
+        [&]() -> StatusOr<std::vector<RerankScore>> { return rerank_unchecked(pairs, max_length); });
 }
 
 StatusOr<std::vector<RerankScore>> ModelRunner::rerank_unchecked(std::span<const TextPair> pairs, int max_length) {

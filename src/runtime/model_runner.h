@@ -50,8 +50,8 @@ class ModelRunner {
     std::unique_ptr<XlmrEncoder> encoder_;
     std::unique_ptr<M3Heads> m3_heads_;           // embedder
     std::unique_ptr<ClassifierHead> classifier_;  // reranker
-    int64_t max_tokens_ = 0;        // the token budget of one batch
-    int64_t workspace_tokens_ = 0;  // what the workspaces hold now
+    int64_t max_tokens_ = 0;                      // the token budget of one batch
+    int64_t workspace_tokens_ = 0;                // what the workspaces hold now
 
     std::mutex mutex_;  // one forward at a time: the workspaces below are shared
     EncoderWorkspace encoder_ws_;

@@ -120,9 +120,13 @@ TEST(CliFuzz, OptionValuesAtAndPastTheirBounds) {
 
 // Valid lines cut, joined, flipped and sprinkled with NUL, CR, invalid UTF-8 and long runs.
 std::string mutate_stdin(std::mt19937_64& rng) {
-    static const std::vector<std::string> kLines = {
-        "\"hello world\"", "{\"text\": \"Grüße 日本\"}", "\"\\ud83d\\ude00\"", "\"a\\u0000b\"",
-        "{\"query\": \"q\", \"passage\": \"p\"}", "[\"a\", \"b\"]", "\"\""};
+    static const std::vector<std::string> kLines = {"\"hello world\"",
+                                                    "{\"text\": \"Grüße 日本\"}",
+                                                    "\"\\ud83d\\ude00\"",
+                                                    "\"a\\u0000b\"",
+                                                    "{\"query\": \"q\", \"passage\": \"p\"}",
+                                                    "[\"a\", \"b\"]",
+                                                    "\"\""};
     std::string s;
     for (int n = 1 + static_cast<int>(rng() % 6); n > 0; --n) s += kLines[rng() % kLines.size()] + "\n";
     for (int m = static_cast<int>(rng() % 4); m > 0; --m) {
@@ -152,10 +156,10 @@ std::string mutate_stdin(std::mt19937_64& rng) {
 }
 
 TEST(CliFuzz, MutatedStdinKeepsTheContract) {
-    const std::vector<std::string> commands = {"tokenize --max-line-bytes 2000 --model " + kGolden + "m3",
-                                               "embed --quiet --batch-size 3 --max-line-bytes 2000 --model " + kGolden +
-                                                   "m3",
-                                               "rerank --quiet --model " + kGolden + "reranker"};
+    const std::vector<std::string> commands = {
+        "tokenize --max-line-bytes 2000 --model " + kGolden + "m3",
+        "embed --quiet --batch-size 3 --max-line-bytes 2000 --model " + kGolden + "m3",
+        "rerank --quiet --model " + kGolden + "reranker"};
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(fuzz_seconds());
     int iterations = 0;
     while (iterations < 12 || std::chrono::steady_clock::now() < deadline) {
@@ -209,7 +213,8 @@ TEST(CliFuzz, SpecialFilesInTheModelFolder) {
             }
             for (const std::string cmd : {"info", "embed --quiet"}) {
                 const std::string what = cmd + ": " + name + " as " + kind;
-                const auto r = run_bge(CliRun{.args = cmd + " --model " + model, .input = "\"a\"\n", .timeout_seconds = 20});
+                const auto r =
+                    run_bge(CliRun{.args = cmd + " --model " + model, .input = "\"a\"\n", .timeout_seconds = 20});
                 expect_contract(r, what, -1);
                 EXPECT_EQ(r.exit_code, 1) << what;
                 EXPECT_NE(r.err.find(name), std::string::npos) << what << ": " << r.err;
@@ -225,9 +230,9 @@ TEST(CliFuzz, NonFiniteValuesInEveryWeightFormat) {
         std::string golden, file, command;
     };
     const std::vector<Folder> folders = {
-        {"m3", "model.safetensors", "embed --quiet"},                         // F32 safetensors
+        {"m3", "model.safetensors", "embed --quiet"},                             // F32 safetensors
         {"m3-f16-sharded", "model-00002-of-00002.safetensors", "embed --quiet"},  // F16
-        {"m3-bin", "pytorch_model.bin", "embed --quiet"},                     // F32 torch zip
+        {"m3-bin", "pytorch_model.bin", "embed --quiet"},                         // F32 torch zip
         {"m3-bin", "sparse_linear.pt", "embed --quiet"},
         {"m3-bin", "colbert_linear.pt", "embed --quiet"},
         {"reranker-bf16-bin", "pytorch_model.bin", "rerank --quiet"},  // BF16 torch zip
@@ -256,7 +261,7 @@ TEST(CliFuzz, NonFiniteValuesInEveryWeightFormat) {
             << what << ": " << check.err;
 
         const std::string line = f.command.rfind("rerank", 0) == 0 ? R"({"query": "Grüße", "passage": "日本"})"
-                                                                  : R"("Grüße aus Deutschland")";
+                                                                   : R"("Grüße aus Deutschland")";
         const auto r = run_bge(f.command + " --model " + model, line + "\n" + line + "\n");
         expect_contract(r, what, 2);
         if (r.exit_code == 1) {

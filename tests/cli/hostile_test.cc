@@ -61,7 +61,8 @@ TEST(Hostile, BenchBatchThatCannotFitIsRefusedUpFront) {
 
 // 2. Read and write errors end the command with a message and exit code 1.
 TEST(Hostile, FullDiskOnStdoutIsAnError) {
-    for (const std::string& args : {"embed " + kM3, "tokenize " + kM3, "info " + kM3, "bench --tokens 8 --iterations 1 " + kM3}) {
+    for (const std::string& args :
+         {"embed " + kM3, "tokenize " + kM3, "info " + kM3, "bench --tokens 8 --iterations 1 " + kM3}) {
         const auto r = run_bge(CliRun{.args = args, .input = "\"hello\"\n", .stdout_path = "/dev/full"});
         expect_one_error(r, "writing stdout failed: No space left on device");
     }
@@ -77,10 +78,10 @@ TEST(Hostile, StdinThatIsADirectoryIsAnError) {
 TEST(Hostile, ClosedPipeEndsQuietly) {
     testing::TempDir dir;
     const std::string in = dir.write("in", lines_of("\"hello world\"", 3000));
-    const std::string cmd = "bash -c " + testing::shell_quote("set -o pipefail; " + std::string(BGE_BINARY) +
-                                                              " embed " + kM3 + " < " + in + " 2> " + dir.path() +
-                                                              "/err | head -c 10 > /dev/null; echo ${PIPESTATUS[0]} > " +
-                                                              dir.path() + "/rc");
+    const std::string cmd =
+        "bash -c " + testing::shell_quote(
+                         "set -o pipefail; " + std::string(BGE_BINARY) + " embed " + kM3 + " < " + in + " 2> " +
+                         dir.path() + "/err | head -c 10 > /dev/null; echo ${PIPESTATUS[0]} > " + dir.path() + "/rc");
     std::system(cmd.c_str());
     EXPECT_EQ(testing::read_file(dir.path() + "/rc"), "141\n");
     EXPECT_EQ(testing::read_file(dir.path() + "/err"), "");
@@ -119,8 +120,8 @@ TEST(Hostile, FifoInTheModelFolderIsRefused) {
     fs::remove(model + "/config.json");
     ASSERT_EQ(mkfifo((model + "/config.json").c_str(), 0600), 0);
     for (const char* cmd : {"info", "embed", "tokenize"}) {
-        const auto r = run_bge(CliRun{.args = std::string(cmd) + " --model " + model, .input = "\"a\"\n",
-                                      .timeout_seconds = 20});
+        const auto r =
+            run_bge(CliRun{.args = std::string(cmd) + " --model " + model, .input = "\"a\"\n", .timeout_seconds = 20});
         expect_one_error(r, "config.json: is a FIFO, not a regular file");
     }
 }
@@ -161,16 +162,15 @@ TEST_P(NonFinite, OutputIsAnErrorAndCheckWeightsNamesTheTensor) {
 
 INSTANTIATE_TEST_SUITE_P(
     EachWeightFormat, NonFinite,
-    ::testing::Values(
-        Poisoned{"m3", "model.safetensors", "encoder.layer.1.output.dense.bias", NAN, "embed --dense"},
-        Poisoned{"m3-f16-sharded", "model-00002-of-00002.safetensors", "encoder.layer.0.output.dense.weight", INFINITY,
-                 "embed --dense"},
-        Poisoned{"m3-bin", "pytorch_model.bin", "embeddings.LayerNorm.weight", NAN, "embed --colbert"},
-        Poisoned{"m3", "sparse_linear.pt", "bias", NAN, "embed --sparse"},
-        Poisoned{"m3", "sparse_linear.pt", "bias", -INFINITY, "embed --sparse"},
-        Poisoned{"m3", "colbert_linear.pt", "weight", INFINITY, "embed --colbert"},
-        Poisoned{"reranker", "model.safetensors", "classifier.out_proj.bias", INFINITY, "rerank"},
-        Poisoned{"reranker-bf16-bin", "pytorch_model.bin", "classifier.dense.weight", NAN, "rerank"}));
+    ::testing::Values(Poisoned{"m3", "model.safetensors", "encoder.layer.1.output.dense.bias", NAN, "embed --dense"},
+                      Poisoned{"m3-f16-sharded", "model-00002-of-00002.safetensors",
+                               "encoder.layer.0.output.dense.weight", INFINITY, "embed --dense"},
+                      Poisoned{"m3-bin", "pytorch_model.bin", "embeddings.LayerNorm.weight", NAN, "embed --colbert"},
+                      Poisoned{"m3", "sparse_linear.pt", "bias", NAN, "embed --sparse"},
+                      Poisoned{"m3", "sparse_linear.pt", "bias", -INFINITY, "embed --sparse"},
+                      Poisoned{"m3", "colbert_linear.pt", "weight", INFINITY, "embed --colbert"},
+                      Poisoned{"reranker", "model.safetensors", "classifier.out_proj.bias", INFINITY, "rerank"},
+                      Poisoned{"reranker-bf16-bin", "pytorch_model.bin", "classifier.dense.weight", NAN, "rerank"}));
 
 // json::dump throws on invalid UTF-8 by default; a folder name need not be UTF-8.
 TEST(Hostile, FolderNameThatIsNotUtf8) {

@@ -1,11 +1,12 @@
 // cli::LineReader and read_json_lines: lines split exactly as std::getline would at any read size, a
 // line past the bound refused in bounded memory, read errors reported, raw NUL bytes refused.
+#include "cli/line_reader.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "cli/jsonl.h"
-#include "cli/line_reader.h"
 #include "string_reader.h"
 
 namespace bge::cli {

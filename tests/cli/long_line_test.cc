@@ -10,12 +10,13 @@ namespace {
 
 TEST(LongLine, FiftyMegabytesOfTextAreTruncatedNotRefused) {
     std::string words;
-    for (int i = 0; words.size() < 100'000; ++i) words += (i % 3 == 0 ? "Deutschland " : i % 3 == 1 ? "Россия " : "日本 ");
+    for (int i = 0; words.size() < 100'000; ++i)
+        words += (i % 3 == 0 ? "Deutschland " : i % 3 == 1 ? "Россия " : "日本 ");
     std::string text = words;
     while (text.size() < 50'000'000) text += words;
     const std::string model = "--model " + std::string(BGE_TEST_DIR) + "/golden/m3";
-    const auto whole = testing::run_bge(testing::CliRun{.args = "tokenize " + model, .input = "\"" + text + "\"\n",
-                                                        .timeout_seconds = 300});
+    const auto whole = testing::run_bge(
+        testing::CliRun{.args = "tokenize " + model, .input = "\"" + text + "\"\n", .timeout_seconds = 300});
     ASSERT_EQ(whole.exit_code, 0) << whole.err;
     const auto prefix = testing::run_bge("tokenize " + model, "\"" + words + "\"\n");
     ASSERT_EQ(prefix.exit_code, 0) << prefix.err;

@@ -33,7 +33,9 @@ TEST(FiniteScan, FindsEachEncodingAtItsIndex) {
         std::vector<uint32_t> good;  // max, -max, smallest subnormal, -0
     };
     const Case cases[] = {
-        {DType::kF32, {0x7fc00000, 0x7f800000, 0xff800000, 0x7f800001}, {0x7f7fffff, 0xff7fffff, 0x00000001, 0x80000000}},
+        {DType::kF32,
+         {0x7fc00000, 0x7f800000, 0xff800000, 0x7f800001},
+         {0x7f7fffff, 0xff7fffff, 0x00000001, 0x80000000}},
         {DType::kF16, {0x7e00, 0x7c00, 0xfc00, 0x7c01}, {0x7bff, 0xfbff, 0x0001, 0x8000}},
         {DType::kBF16, {0x7fc0, 0x7f80, 0xff80, 0x7f81}, {0x7f7f, 0xff7f, 0x0001, 0x8000}},
     };
@@ -43,7 +45,8 @@ TEST(FiniteScan, FindsEachEncodingAtItsIndex) {
             std::vector<uint8_t> bytes(n * width + 8, 0);
             for (int64_t i = 0; i < n; ++i) {
                 const uint32_t g = c.good[static_cast<size_t>(i) % c.good.size()];
-                width == 4 ? put<uint32_t>(bytes, offset, i, g) : put<uint16_t>(bytes, offset, i, static_cast<uint16_t>(g));
+                width == 4 ? put<uint32_t>(bytes, offset, i, g)
+                           : put<uint16_t>(bytes, offset, i, static_cast<uint16_t>(g));
             }
             const RawTensor t = tensor_over(bytes, offset, c.dtype, {100, 100});
             EXPECT_EQ(first_non_finite(t), -1) << dtype_name(c.dtype);

@@ -1,7 +1,6 @@
 #include "io/mapped_file.h"
 
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 
 #include <cstring>
@@ -70,7 +69,8 @@ TEST(MappedFile, FifoAndDevicesAreRefusedWithoutBlocking) {
     ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
     const std::string link = dir.path() + "/zero";
     std::filesystem::create_symlink("/dev/zero", link);
-    for (const auto& [path, kind] : {std::pair<std::string, std::string>{fifo, "a FIFO"}, {link, "a character device"}}) {
+    for (const auto& [path, kind] :
+         {std::pair<std::string, std::string>{fifo, "a FIFO"}, {link, "a character device"}}) {
         auto f = MappedFile::open(path);
         ASSERT_FALSE(f.ok());
         EXPECT_EQ(f.status().code(), StatusCode::kInvalidArgument);

@@ -1,7 +1,6 @@
 #include "io/model_dir.h"
 
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 
 #include <cstring>

@@ -31,8 +31,8 @@ class CpuBackend final : public Backend {
         const std::string what = "a " + std::string(dtype_name(dtype)) + " [" + std::to_string(rows) + ", " +
                                  std::to_string(cols) + "] tensor";
         uint64_t bytes = 0;
-        if (rows < 0 || cols < 0 || __builtin_mul_overflow(static_cast<uint64_t>(rows), static_cast<uint64_t>(cols),
-                                                           &bytes) ||
+        if (rows < 0 || cols < 0 ||
+            __builtin_mul_overflow(static_cast<uint64_t>(rows), static_cast<uint64_t>(cols), &bytes) ||
             __builtin_mul_overflow(bytes, dtype_size(dtype), &bytes)) {
             return resource_exhausted(what + " has no representable size");
         }
