@@ -115,6 +115,8 @@ class Embedder {
     static StatusOr<std::unique_ptr<Embedder>> open(const std::string& model_dir, const EngineOptions& options = {});
     ~Embedder();
     // One Embedding per text, in order. Asking for sparse/colbert without their head files is kFailedPrecondition.
+    // An output that is not finite is kDataLoss naming the text (damaged weights); exhausted memory is
+    // kResourceExhausted. With several texts, errors name the failing one ("text i: ...").
     StatusOr<std::vector<Embedding>> embed(std::span<const std::string> texts, const EmbedOptions& options = {});
     const ModelInfo& info() const;
     const Tokenizer& tokenizer() const;
@@ -129,7 +131,8 @@ class Reranker {
     // Loads a BAAI/bge-reranker-v2-m3-style folder (XLMRobertaForSequenceClassification, one label).
     static StatusOr<std::unique_ptr<Reranker>> open(const std::string& model_dir, const EngineOptions& options = {});
     ~Reranker();
-    // max_length <= 0: the model's default; pairs are truncated longest_first.
+    // max_length <= 0: the model's default; pairs are truncated longest_first. A logit that is not finite is
+    // kDataLoss naming the pair; exhausted memory is kResourceExhausted.
     StatusOr<std::vector<RerankScore>> rerank(std::span<const TextPair> pairs, int max_length = 0);
     const ModelInfo& info() const;
     const Tokenizer& tokenizer() const;

@@ -52,7 +52,7 @@ TEST(JsonlFuzz, MutatedInputParsesOrNamesTheLine) {
     int64_t iterations = 0, errors = 0;
     while (std::chrono::steady_clock::now() < deadline) {
         const std::string input = mutate(kSeeds[rng() % kSeeds.size()], rng);
-        LineReader in(string_reader(input), 64);
+        LineReader in(string_reader(input, 1 + rng() % 64), 256);  // reads of random sizes
         std::vector<InputLine> lines;
         const Status status = read_json_lines(in, 8, lines);
         ++iterations;
