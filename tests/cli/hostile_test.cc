@@ -96,6 +96,13 @@ TEST(Hostile, RawNulIsAnErrorNamingTheLine) {
     EXPECT_EQ(escaped.exit_code, 0) << escaped.err;
 }
 
+// An input the engine refuses inside a chunk: the error names its line, the lines before it are written.
+TEST(Hostile, EngineErrorNamesTheLineOfItsChunk) {
+    const auto r = run_bge("tokenize --max-length 3 --batch-size 8 " + kM3, "\"a\"\n\"b\"\n[\"a\", \"b\"]\n\"c\"\n");
+    expect_one_error(r, "stdin line 3: max_length 3 leaves no room for the text");
+    EXPECT_EQ(count_lines(r.out), 2u) << r.out;
+}
+
 // 4. An endless line is refused in bounded memory; the bound is exact.
 TEST(Hostile, EndlessLineIsRefusedInBoundedMemory) {
     const auto r = run_bge(CliRun{.args = "tokenize " + kM3, .stdin_path = "/dev/zero", .timeout_seconds = 60});
