@@ -3,6 +3,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <iostream>
 #include <new>
 #include <sstream>
 
@@ -117,8 +118,10 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_DFL);
     try {
         app.parse(argc, argv);
-    } catch (const CLI::Success& e) {  // --help
-        return app.exit(e);
+    } catch (const CLI::Success& e) {  // --help, printed on std::cout
+        const int code = app.exit(e);
+        if (!std::cout.flush()) return fail(bge::internal_error("writing the help text to stdout failed"));
+        return code;
     } catch (const CLI::ParseError& e) {
         return fail(bge::invalid_argument(std::string(e.what()) + " (see --help)"));
     }

@@ -66,6 +66,7 @@ TEST(Hostile, FullDiskOnStdoutIsAnError) {
         const auto r = run_bge(CliRun{.args = args, .input = "\"hello\"\n", .stdout_path = "/dev/full"});
         expect_one_error(r, "writing stdout failed: No space left on device");
     }
+    expect_one_error(run_bge(CliRun{.args = "embed --help", .stdout_path = "/dev/full"}), "stdout failed");
 }
 
 TEST(Hostile, StdinThatIsADirectoryIsAnError) {
