@@ -54,7 +54,10 @@ CliResult run_bge(const CliRun& run) {
 }
 
 CliResult run_bge(const std::string& args, const std::string& input) {
-    return run_bge(CliRun{.args = args, .input = input});
+    CliRun run;
+    run.args = args;
+    run.input = input;
+    return run_bge(run);
 }
 
 }  // namespace bge::testing
