@@ -23,10 +23,13 @@
 namespace bge {
 
 struct EngineOptions {
-    int n_threads = 0;            // CPU threads for the GEMMs; 0 = every core
-    int max_batch_tokens = 8192;  // token budget of one forward pass (sizes the workspace); >= the max length
-    std::string device = "cpu";   // "cpu" | "cuda" (GPU 0) | "cuda:N"
-    std::string dtype{};          // compute dtype "fp32" | "fp16" | "bf16"; empty: fp32 on the CPU, fp16 on a GPU
+    static constexpr int kMaxThreads = 1024;
+    int n_threads = 0;  // CPU threads for the GEMMs; 0 = every core; at most kMaxThreads
+    // Token budget of one forward pass (>= the max length). The CPU's workspace grows to the batches that
+    // come; a GPU's is reserved for the whole budget at open, which refuses one the GPU cannot hold.
+    int max_batch_tokens = 8192;
+    std::string device = "cpu";  // "cpu" | "cuda" (GPU 0) | "cuda:N"
+    std::string dtype{};         // compute dtype "fp32" | "fp16" | "bf16"; empty: fp32 on the CPU, fp16 on a GPU
 };
 
 // What was found and loaded.
@@ -153,6 +156,8 @@ class Embedder {
     static StatusOr<std::unique_ptr<Embedder>> open(const std::string& model_dir, const EngineOptions& options = {});
     ~Embedder();
     // One Embedding per text, in order. Asking for sparse/colbert without their head files is kFailedPrecondition.
+    // An output that is not finite is kDataLoss naming the text (damaged weights); exhausted memory is
+    // kResourceExhausted. With several texts, errors name the failing one ("text i: ...").
     StatusOr<std::vector<Embedding>> embed(std::span<const std::string> texts, const EmbedOptions& options = {});
     const ModelInfo& info() const;
     const Tokenizer& tokenizer() const;
@@ -167,7 +172,8 @@ class Reranker {
     // Loads a BAAI/bge-reranker-v2-m3-style folder (XLMRobertaForSequenceClassification, one label).
     static StatusOr<std::unique_ptr<Reranker>> open(const std::string& model_dir, const EngineOptions& options = {});
     ~Reranker();
-    // max_length <= 0: the model's default; pairs are truncated longest_first.
+    // max_length <= 0: the model's default; pairs are truncated longest_first. A logit that is not finite is
+    // kDataLoss naming the pair; exhausted memory is kResourceExhausted.
     StatusOr<std::vector<RerankScore>> rerank(std::span<const TextPair> pairs, int max_length = 0);
     const ModelInfo& info() const;
     const Tokenizer& tokenizer() const;
@@ -179,6 +185,18 @@ class Reranker {
 
 // Reads only config.json: "embedder" or "reranker" (kInvalidArgument for anything else).
 StatusOr<std::string> detect_model_kind(const std::string& model_dir);
+
+// What check_weights scanned.
+struct WeightCheck {
+    int64_t tensors = 0;   // floating tensors
+    int64_t elements = 0;  // their elements
+    uint64_t bytes = 0;    // their stored bytes
+};
+
+// Scans every floating tensor of the folder's weight files (the encoder's, sparse_linear.pt,
+// colbert_linear.pt) for NaN and Inf: the first one in file order is kDataLoss naming the tensor,
+// its file and the element's index. Reads every byte (the cost of reading the files once).
+StatusOr<WeightCheck> check_weights(const std::string& model_dir);
 
 // ---- Serving path: asynchronous submission, dynamic batching (DESIGN.md "Serving path") ----
 

@@ -80,7 +80,13 @@ class Backend {
     // Element type of activations and of weights uploaded for compute.
     virtual DType activation_dtype() const = 0;
 
-    // Memory. Exhaustion is kResourceExhausted naming the bytes asked for.
+    // Workspace policy: whether workspaces may be reallocated between forwards to grow with the batches that
+    // come (host memory: a large token budget costs only what is used). Where not, they are allocated once at
+    // load for the whole budget, and a budget the device cannot hold is refused then.
+    virtual bool grows_workspace() const = 0;
+
+    // Memory. A size that overflows or that the device cannot hold is kResourceExhausted naming the bytes;
+    // an ok result is never null.
     virtual StatusOr<DeviceTensor> alloc(DType dtype, int64_t rows, int64_t cols) = 0;
     virtual void copy_to_device(const void* host, const Tensor& dst) = 0;  // dst.bytes() bytes
     // Waits for the queued work, then copies src.bytes() bytes. Check synchronize() before using them.

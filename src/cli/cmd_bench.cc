@@ -9,11 +9,13 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/output.h"
+#include "core/memory.h"
 
 namespace bge::cli {
 namespace {
 
-// At least `length` tokens (every word is one or more); truncation gives the exact length asked for. Kept
+// `length` words (at least one), each at least one token: truncation gives the exact length asked for. Kept
 // short so that tokenizing stays a small part of the time measured.
 std::string synthetic_text(int length) {
     std::string text;
@@ -22,13 +24,34 @@ std::string synthetic_text(int length) {
     return text;
 }
 
+// Host bytes one call holds per input: the text(s), their ids, and the output (dense only for the embedder).
+uint64_t bytes_per_input(const ModelInfo& m, int length, size_t text_bytes) {
+    const uint64_t ids = sizeof(std::vector<int32_t>) + 4ull * length + sizeof(size_t);
+    if (m.kind == "reranker") return 2 * (sizeof(std::string) + text_bytes) + ids + sizeof(RerankScore);
+    return sizeof(std::string) + text_bytes + ids + sizeof(Embedding) + 4ull * m.hidden_size;
+}
+
+// Refuses up front a call whose inputs and outputs alone cannot fit this machine's memory.
+Status check_batch_fits(const ModelInfo& m, int length, const BenchOptions& b, size_t text_bytes) {
+    const std::string option = b.mixed > 0 ? "--mixed" : "--batch";
+    const uint64_t inputs = static_cast<uint64_t>(b.mixed > 0 ? b.mixed : b.batch);
+    const uint64_t per_input = bytes_per_input(m, length, text_bytes);
+    const uint64_t memory = physical_memory_bytes();
+    if (inputs * per_input <= memory) return ok_status();
+    return resource_exhausted(option + " " + std::to_string(inputs) + " of " + std::to_string(length) +
+                              "-token inputs needs about " + format_bytes(inputs * per_input) +
+                              " for one call's inputs and outputs, more than this machine's " + format_bytes(memory) +
+                              "; " + option + " " + std::to_string(memory / per_input) + " at most would fit");
+}
+
 double gflop_per_token(const ModelInfo& m, int length) {
     const double h = m.hidden_size, ffn = m.intermediate_size;
     return m.num_hidden_layers * (2.0 * (4 * h * h + 2 * h * ffn) + 4.0 * length * h) * 1e-9;
 }
 
-template <typename Model, typename Run, typename Tokenize>
-int bench(const CommonOptions& o, const BenchOptions& b, Run&& run, Tokenize&& tokenize) {
+// make_inputs(model) builds the inputs once the call is known to fit; run(model, length) -> tokens the model saw.
+template <typename Model, typename MakeInputs, typename Run, typename Tokenize>
+int bench(const CommonOptions& o, const BenchOptions& b, MakeInputs&& make_inputs, Run&& run, Tokenize&& tokenize) {
     auto model = Model::open(o.model, o.engine());
     if (!model.ok()) return fail(model.status());
     const ModelInfo& info = (*model)->info();
@@ -37,6 +60,8 @@ int bench(const CommonOptions& o, const BenchOptions& b, Run&& run, Tokenize&& t
         return fail(out_of_range("--tokens " + std::to_string(length) + " exceeds the model's max length " +
                                  std::to_string(info.max_length)));
     }
+    if (Status s = check_batch_fits(info, length, b, synthetic_text(length).size()); !s.ok()) return fail(s);
+    if (Status s = make_inputs(**model); !s.ok()) return fail(s);
     std::vector<double> ms;
     int64_t real_tokens = 0;  // per call, as the model saw them
     for (int i = 0; i < b.warmup + b.iterations; ++i) {
@@ -60,15 +85,17 @@ int bench(const CommonOptions& o, const BenchOptions& b, Run&& run, Tokenize&& t
     const double tokenize_ms = tok_ms[1];
     const double tokens_per_s = static_cast<double>(real_tokens) / (median / 1000);
     const double gflops = tokens_per_s * gflop_per_token(info, length);
-    std::printf("bge bench: %s (%s, %d layers, hidden %d), backend %s (%s), dtype %s\n", info.dir.c_str(),
-                info.kind.c_str(), info.num_hidden_layers, info.hidden_size, info.backend.c_str(), info.device.c_str(),
-                info.compute_dtype.c_str());
     const int inputs = b.mixed > 0 ? b.mixed : b.batch;
-    std::printf(
-        "| tokens/input | inputs | iterations | median ms/call | min ms/call | tokenize ms | tokens/s | GFLOP/s |\n");
-    std::printf("|---|---|---|---|---|---|---|---|\n");
-    std::printf("| %s%d | %d | %zu | %.2f | %.2f | %.2f | %.1f | %.1f |\n", b.mixed > 0 ? "16-" : "", length, inputs,
-                ms.size(), median, ms.front(), tokenize_ms, tokens_per_s, gflops);
+    char table[1024];
+    std::snprintf(
+        table, sizeof table,
+        "bge bench: %s (%s, %d layers, hidden %d), backend %s (%s), dtype %s\n"
+        "| tokens/input | inputs | iterations | median ms/call | min ms/call | tokenize ms | tokens/s | GFLOP/s |\n"
+        "|---|---|---|---|---|---|---|---|\n"
+        "| %s%d | %d | %zu | %.2f | %.2f | %.2f | %.1f | %.1f |\n",
+        info.dir.c_str(), info.kind.c_str(), info.num_hidden_layers, info.hidden_size, info.backend.c_str(),
+        info.device.c_str(), info.compute_dtype.c_str(), b.mixed > 0 ? "16-" : "", length, inputs, ms.size(), median,
+        ms.front(), tokenize_ms, tokens_per_s, gflops);
     const nlohmann::ordered_json j = {{"model", info.dir},
                                       {"kind", info.kind},
                                       {"backend", info.backend},
@@ -84,7 +111,8 @@ int bench(const CommonOptions& o, const BenchOptions& b, Run&& run, Tokenize&& t
                                       {"model_memory_bytes", info.model_memory_bytes},
                                       {"tokens_per_s", tokens_per_s},
                                       {"gflop_per_s", gflops}};
-    std::printf("%s\n", j.dump().c_str());
+    if (Status s = write_stdout(std::string(table) + j.dump(-1, ' ', false, kReplaceInvalidUtf8) + "\n"); !s.ok())
+        return fail(s);
     return 0;
 }
 
@@ -96,20 +124,20 @@ int run_bench(const CommonOptions& options, const BenchOptions& b) {
     if (*kind == "embedder") {
         // --mixed: lengths uniform in [16, tokens] (seed 0); otherwise `batch` inputs of exactly `tokens`.
         // Words of the synthetic text take one or more tokens: the mixed lengths are scaled by the measured ratio.
-        auto tokenizer = Tokenizer::open(options.model);
-        if (!tokenizer.ok()) return fail(tokenizer.status());
-        auto sample = (*tokenizer)->encode(synthetic_text(40));
-        if (!sample.ok()) return fail(sample.status());
-        const double tokens_per_word = static_cast<double>(sample->size() - 2) / 40;
         std::vector<std::string> texts;
-        std::mt19937 rng(0);
-        std::uniform_int_distribution<int> length(std::min(16, b.tokens), b.tokens);
-        for (int i = 0; i < (b.mixed > 0 ? b.mixed : b.batch); ++i) {
-            texts.push_back(b.mixed > 0 ? synthetic_text(static_cast<int>((length(rng) - 2) / tokens_per_word))
-                                        : synthetic_text(b.tokens));
-        }
+        const auto make_texts = [&](Embedder& e) -> Status {
+            BGE_ASSIGN_OR_RETURN(std::vector<int32_t> sample, e.tokenizer().encode(synthetic_text(40)));
+            const double tokens_per_word = static_cast<double>(sample.size() - 2) / 40;
+            std::mt19937 rng(0);
+            std::uniform_int_distribution<int> length(std::min(16, b.tokens), b.tokens);
+            for (int i = 0; i < (b.mixed > 0 ? b.mixed : b.batch); ++i) {
+                texts.push_back(b.mixed > 0 ? synthetic_text(static_cast<int>((length(rng) - 2) / tokens_per_word))
+                                            : synthetic_text(b.tokens));
+            }
+            return ok_status();
+        };
         return bench<Embedder>(
-            options, b,
+            options, b, make_texts,
             [&](Embedder& e, int max_length) -> StatusOr<int64_t> {
                 const EmbedOptions outputs{.dense = true, .sparse = false, .colbert = false, .max_length = max_length};
                 BGE_ASSIGN_OR_RETURN(std::vector<Embedding> out, e.embed(texts, outputs));
@@ -122,10 +150,14 @@ int run_bench(const CommonOptions& options, const BenchOptions& b) {
                 return ok_status();
             });
     }
-    const std::string text = synthetic_text(b.tokens);
-    const std::vector<TextPair> pairs(b.batch, TextPair{text, text});
+    std::vector<TextPair> pairs;
     return bench<Reranker>(
         options, b,
+        [&](Reranker&) {
+            const std::string text = synthetic_text(b.tokens);
+            pairs.assign(b.batch, TextPair{text, text});
+            return ok_status();
+        },
         [&](Reranker& r, int max_length) -> StatusOr<int64_t> {
             BGE_ASSIGN_OR_RETURN(std::vector<RerankScore> out, r.rerank(pairs, max_length));
             int64_t n = 0;

@@ -1,9 +1,8 @@
 // bge download owner/name[@revision] [--include PATTERN ...]: fetches into the Hugging Face cache without
 // loading, re-checks what was cached (sizes, sha256 or git blob ids), and prints the snapshot folder on stdout.
-#include <cstdio>
-
 #include "bge/hub.h"
 #include "cli/commands.h"
+#include "cli/output.h"
 
 namespace bge::cli {
 
@@ -17,8 +16,8 @@ int run_download(const DownloadOptions& options) {
     hub.verify_cached = true;
     auto dir = resolve_model(options.repo, hub);
     if (!dir.ok()) return fail(dir.status());
-    std::printf("%s\n", dir->c_str());
-    return std::fflush(stdout) == 0 ? 0 : fail(internal_error("cannot write to stdout"));
+    if (Status s = write_stdout(*dir + "\n"); !s.ok()) return fail(s);
+    return 0;
 }
 
 }  // namespace bge::cli

@@ -39,13 +39,8 @@ int run_embed(const CommonOptions& options, const EmbedOptions& outputs) {
     if (!embedder.ok()) return fail(embedder.status());
     EmbedOptions embed_options = outputs;
     embed_options.max_length = options.max_length;
-    return stream_json_lines(
-        options, "embed", [&](const std::vector<InputLine>& lines, std::string& out) -> StatusOr<int64_t> {
-            std::vector<std::string> texts;
-            for (const InputLine& line : lines) {
-                BGE_ASSIGN_OR_RETURN(std::string text, text_of(line));
-                texts.push_back(std::move(text));
-            }
+    return stream_json_lines<std::string>(
+        options, "embed", text_of, [&](std::span<const std::string> texts, std::string& out) -> StatusOr<int64_t> {
             BGE_ASSIGN_OR_RETURN(std::vector<Embedding> embeddings, (*embedder)->embed(texts, embed_options));
             int64_t tokens = 0;
             for (const Embedding& e : embeddings) {

@@ -1,15 +1,16 @@
-// bge info: loads the model and prints what was found and loaded, as JSON.
+// bge info: loads the model and prints what was found and loaded, as JSON; --check-weights also scans
+// every stored weight for NaN and Inf.
 #include <chrono>
-#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 
 namespace bge::cli {
 namespace {
 
 template <typename Model>
-int print_info(const CommonOptions& options) {
+int print_info(const CommonOptions& options, bool check) {
     const auto start = std::chrono::steady_clock::now();
     auto model = Model::open(options.model, options.engine());
     if (!model.ok()) return fail(model.status());
@@ -43,16 +44,29 @@ int print_info(const CommonOptions& options) {
         if (i.has_colbert) j["outputs"].push_back("colbert");
         j["colbert_dim"] = i.colbert_dim;
     }
-    std::cout << j.dump(2) << "\n";
+    if (check) {
+        const auto scan_start = std::chrono::steady_clock::now();
+        auto scan = check_weights(options.model);
+        if (!scan.ok()) return fail(scan.status());
+        const double scan_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - scan_start).count();
+        j["weights_check"] = {{"result", "all finite"},
+                              {"tensors", scan->tensors},
+                              {"elements", scan->elements},
+                              {"bytes", scan->bytes},
+                              {"seconds", scan_seconds}};
+    }
+    if (Status s = write_stdout(j.dump(2, ' ', false, kReplaceInvalidUtf8) + "\n"); !s.ok()) return fail(s);
     return 0;
 }
 
 }  // namespace
 
-int run_info(const CommonOptions& options) {
+int run_info(const CommonOptions& options, bool check_weights) {
     auto kind = detect_model_kind(options.model);
     if (!kind.ok()) return fail(kind.status());
-    return *kind == "embedder" ? print_info<Embedder>(options) : print_info<Reranker>(options);
+    return *kind == "embedder" ? print_info<Embedder>(options, check_weights)
+                               : print_info<Reranker>(options, check_weights);
 }
 
 }  // namespace bge::cli

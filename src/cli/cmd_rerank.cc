@@ -6,9 +6,8 @@ namespace bge::cli {
 int run_rerank(const CommonOptions& options) {
     auto reranker = Reranker::open(options.model, options.engine());
     if (!reranker.ok()) return fail(reranker.status());
-    return stream_json_lines(
-        options, "rerank", [&](const std::vector<InputLine>& lines, std::string& out) -> StatusOr<int64_t> {
-            BGE_ASSIGN_OR_RETURN(std::vector<TextPair> pairs, pairs_of(lines));
+    return stream_json_lines<TextPair>(
+        options, "rerank", pair_of, [&](std::span<const TextPair> pairs, std::string& out) -> StatusOr<int64_t> {
             BGE_ASSIGN_OR_RETURN(std::vector<RerankScore> scores, (*reranker)->rerank(pairs, options.max_length));
             int64_t tokens = 0;
             for (const RerankScore& s : scores) {

@@ -30,13 +30,12 @@ int run_score(const CommonOptions& options, std::array<float, 3> weights) {
     if (!embedder.ok()) return fail(embedder.status());
     EmbedOptions all;
     all.max_length = options.max_length;
-    return stream_json_lines(
-        options, "score", [&](const std::vector<InputLine>& lines, std::string& out) -> StatusOr<int64_t> {
-            BGE_ASSIGN_OR_RETURN(std::vector<TextPair> pairs, pairs_of(lines));
+    return stream_json_lines<TextPair>(
+        options, "score", pair_of, [&](std::span<const TextPair> pairs, std::string& out) -> StatusOr<int64_t> {
             std::vector<std::string> texts;  // q0, p0, q1, p1, ...
-            for (TextPair& pair : pairs) {
-                texts.push_back(std::move(pair.query));
-                texts.push_back(std::move(pair.passage));
+            for (const TextPair& pair : pairs) {
+                texts.push_back(pair.query);
+                texts.push_back(pair.passage);
             }
             BGE_ASSIGN_OR_RETURN(std::vector<Embedding> embeddings, (*embedder)->embed(texts, all));
             int64_t tokens = 0;

@@ -6,8 +6,7 @@
 namespace bge::cli {
 namespace {
 
-StatusOr<TokenizedText> tokenize_line(const Tokenizer& tokenizer, const InputLine& line, int max_length, bool offsets) {
-    const auto& v = line.value;
+StatusOr<TokenizedText> tokenize_line(const Tokenizer& tokenizer, const nlohmann::json& v, int max_length, bool offsets) {
     auto ids_only = [](StatusOr<std::vector<int32_t>> ids) -> StatusOr<TokenizedText> {
         if (!ids.ok()) return ids.status();
         TokenizedText t;
@@ -46,21 +45,20 @@ void append_offsets(std::string& out, const TokenizedText& t) {
 int run_tokenize(const CommonOptions& options, bool offsets) {
     auto tokenizer = Tokenizer::open(options.model);
     if (!tokenizer.ok()) return fail(tokenizer.status());
-    return stream_json_lines(options, "tokenize",
-                             [&](const std::vector<InputLine>& lines, std::string& out) -> StatusOr<int64_t> {
-                                 int64_t tokens = 0;
-                                 for (const InputLine& line : lines) {
-                                     auto t = tokenize_line(**tokenizer, line, options.max_length, offsets);
-                                     if (!t.ok())
-                                         return t.status().with_context("stdin line " + std::to_string(line.number));
-                                     tokens += static_cast<int64_t>(t->ids.size());
-                                     out += "{\"ids\":";
-                                     append_int_array(out, t->ids);
-                                     if (offsets) append_offsets(out, *t);
-                                     out += "}\n";
-                                 }
-                                 return tokens;
-                             });
+    return stream_json_lines<nlohmann::json>(
+        options, "tokenize", [](InputLine& line) -> StatusOr<nlohmann::json> { return std::move(line.value); },
+        [&](std::span<const nlohmann::json> values, std::string& out) -> StatusOr<int64_t> {
+            int64_t tokens = 0;
+            for (const nlohmann::json& value : values) {
+                BGE_ASSIGN_OR_RETURN(TokenizedText t, tokenize_line(**tokenizer, value, options.max_length, offsets));
+                tokens += static_cast<int64_t>(t.ids.size());
+                out += "{\"ids\":";
+                append_int_array(out, t.ids);
+                if (offsets) append_offsets(out, t);
+                out += "}\n";
+            }
+            return tokens;
+        });
 }
 
 }  // namespace bge::cli

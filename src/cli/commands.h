@@ -3,6 +3,8 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -14,15 +16,20 @@ class App;
 
 namespace bge::cli {
 
+// 64 MiB: far above any text a model reads whole (8192 tokens), with room for long documents that are
+// truncated; it also bounds the input bytes of one chunk (two lines' worth at most).
+constexpr size_t kDefaultMaxLineBytes = size_t{64} << 20;
+
 struct CommonOptions {
     std::string model;    // model folder or hub repo id
     int max_length = 0;   // <= 0: the model's default
     int batch_size = 32;  // input lines per engine call
     int threads = 0;      // 0 = every core
     int max_batch_tokens = 8192;
-    bool quiet = false;          // no progress lines on stderr
-    std::string device = "cpu";  // cpu | cuda | cuda:N
-    std::string dtype;           // fp32 | fp16 | bf16; empty: the device's default
+    size_t max_line_bytes = kDefaultMaxLineBytes;  // longest stdin line
+    bool quiet = false;                            // no progress lines on stderr
+    std::string device = "cpu";                    // cpu | cuda | cuda:N
+    std::string dtype;                             // fp32 | fp16 | bf16; empty: the device's default
 
     EngineOptions engine() const { return {threads, max_batch_tokens, device, dtype}; }
 };
@@ -31,7 +38,8 @@ int run_tokenize(const CommonOptions& options, bool offsets);
 int run_embed(const CommonOptions& options, const EmbedOptions& outputs);
 int run_rerank(const CommonOptions& options);
 int run_score(const CommonOptions& options, std::array<float, 3> weights);
-int run_info(const CommonOptions& options);
+// check_weights: also scan every stored weight for NaN and Inf.
+int run_info(const CommonOptions& options, bool check_weights);
 
 struct BenchOptions {
     int tokens = 512;    // tokens per input
@@ -80,5 +88,8 @@ int run_serve(ServeCliOptions options);
 
 // Prints "bge: <message>" on stderr and returns 1.
 int fail(const Status& status);
+
+// For json::dump of paths, which need not be UTF-8 (the default handler throws on them).
+inline constexpr auto kReplaceInvalidUtf8 = nlohmann::json::error_handler_t::replace;
 
 }  // namespace bge::cli

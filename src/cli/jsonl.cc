@@ -3,23 +3,33 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/check.h"
+
 namespace bge::cli {
 
-StatusOr<std::vector<InputLine>> read_json_lines(std::istream& in, int max_lines, int64_t& line_counter) {
-    std::vector<InputLine> lines;
+Status read_json_lines(LineReader& in, int max_lines, std::vector<InputLine>& lines) {
+    lines.clear();
     std::string text;
-    while (static_cast<int>(lines.size()) < max_lines && std::getline(in, text)) {
-        ++line_counter;
+    size_t chunk_bytes = 0;
+    while (static_cast<int>(lines.size()) < max_lines && chunk_bytes < in.max_line_bytes()) {
+        BGE_ASSIGN_OR_RETURN(const bool more, in.next(text));
+        if (!more) break;
+        const std::string where = "stdin line " + std::to_string(in.line_number());
         if (!text.empty() && text.back() == '\r') text.pop_back();
-        InputLine line{line_counter, nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false)};
+        chunk_bytes += text.size();
+        // nlohmann's parser takes a NUL byte for the end of input and would ignore what follows.
+        if (const size_t nul = text.find('\0'); nul != std::string::npos) {
+            return invalid_argument(where + ": raw NUL byte at byte " + std::to_string(nul + 1) +
+                                    ", not valid JSON (a string may hold \\u0000)");
+        }
+        InputLine line{in.line_number(), nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false)};
         if (line.value.is_discarded()) {
-            return invalid_argument("stdin line " + std::to_string(line_counter) +
+            return invalid_argument(where +
                                     (text.empty() ? ": empty line, expected a JSON value" : ": not valid JSON"));
         }
         lines.push_back(std::move(line));
     }
-    if (in.bad()) return internal_error("reading stdin failed");
-    return lines;
+    return ok_status();
 }
 
 StatusOr<std::string> string_field(const InputLine& line, const char* name) {
@@ -38,22 +48,15 @@ StatusOr<std::string> text_of(const InputLine& line) {
                             ": expected a JSON string or {\"text\": string}");
 }
 
-StatusOr<std::vector<TextPair>> pairs_of(const std::vector<InputLine>& lines) {
-    std::vector<TextPair> pairs;
-    for (const InputLine& line : lines) {
-        TextPair pair;
-        BGE_ASSIGN_OR_RETURN(pair.query, string_field(line, "query"));
-        BGE_ASSIGN_OR_RETURN(pair.passage, string_field(line, "passage"));
-        pairs.push_back(std::move(pair));
-    }
-    return pairs;
+StatusOr<TextPair> pair_of(const InputLine& line) {
+    TextPair pair;
+    BGE_ASSIGN_OR_RETURN(pair.query, string_field(line, "query"));
+    BGE_ASSIGN_OR_RETURN(pair.passage, string_field(line, "passage"));
+    return pair;
 }
 
 void append_float(std::string& out, float v) {
-    if (!std::isfinite(v)) {
-        out += "null";
-        return;
-    }
+    BGE_CHECK(std::isfinite(v));
     char buf[32];
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
     out.append(buf, end);

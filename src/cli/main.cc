@@ -1,9 +1,14 @@
 // build/bge: the command-line front end (see README.md for the contract of each subcommand).
 #include <CLI/CLI.hpp>
+#include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <iostream>
+#include <new>
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 
 namespace bge::cli {
 
@@ -14,11 +19,20 @@ int fail(const Status& status) {
 
 namespace {
 
+// Largest values of the options that size memory or threads; past them is a usage error.
+constexpr int kMaxBatchSize = 1 << 16;
+constexpr size_t kMaxLineBytesLimit = size_t{1} << 30;
+constexpr int kMaxRepeats = 1'000'000;
+
 void add_model_options(CLI::App* cmd, CommonOptions& o, bool engine) {
     cmd->add_option("--model", o.model, "model folder, or hub repo id owner/name[@revision]")->required();
     if (!engine) return;
-    cmd->add_option("--threads", o.threads, "CPU threads, 0 = every core")->check(CLI::NonNegativeNumber);
-    cmd->add_option("--max-batch-tokens", o.max_batch_tokens, "tokens per forward pass")->check(CLI::PositiveNumber);
+    cmd->add_option("--threads", o.threads, "CPU threads, 0 = every core")
+        ->check(CLI::Range(0, bge::EngineOptions::kMaxThreads));
+    cmd->add_option("--max-batch-tokens", o.max_batch_tokens,
+                    "tokens per forward pass (default 8192); on cpu the workspace grows to the batches that come, "
+                    "on cuda it is reserved at start")
+        ->check(CLI::PositiveNumber);
     cmd->add_flag("--quiet", o.quiet, "no progress lines on stderr");
     cmd->add_option("--device", o.device, "cpu | cuda (GPU 0) | cuda:N");
     cmd->add_option("--dtype", o.dtype, "compute dtype fp32 | fp16 | bf16 (default: fp32 on cpu, fp16 on cuda)")
@@ -28,7 +42,11 @@ void add_model_options(CLI::App* cmd, CommonOptions& o, bool engine) {
 void add_length_options(CLI::App* cmd, CommonOptions& o) {
     cmd->add_option("--max-length", o.max_length, "max tokens per input (default: the model's)")
         ->check(CLI::PositiveNumber);
-    cmd->add_option("--batch-size", o.batch_size, "input lines per batch")->check(CLI::PositiveNumber);
+    cmd->add_option("--batch-size", o.batch_size, "input lines per batch (default 32)")
+        ->check(CLI::Range(1, kMaxBatchSize));
+    cmd->add_option("--max-line-bytes", o.max_line_bytes,
+                    "longest stdin line; a longer one is an error (default 67108864 = 64 MiB)")
+        ->check(CLI::Range(size_t{1}, kMaxLineBytesLimit));
 }
 
 // "0.4,0.2,0.4" -> three weights.
@@ -45,9 +63,12 @@ std::string parse_weights(const std::string& text, std::array<float, 3>& weights
         } catch (const std::exception&) {
             return "--weights: '" + part + "' is not a number";
         }
+        if (!std::isfinite(weights[n]) || weights[n] < 0)
+            return "--weights: '" + part + "' is not a finite number >= 0";
         ++n;
     }
-    return n == 3 ? "" : "--weights takes three numbers: dense,sparse,colbert";
+    if (n != 3) return "--weights takes three numbers: dense,sparse,colbert";
+    return weights[0] + weights[1] > 0 ? "" : "--weights: dense + sparse must be positive";
 }
 
 }  // namespace
@@ -85,16 +106,19 @@ int main(int argc, char** argv) {
     add_length_options(score, o);
     score->add_option("--weights", weights_text, "dense,sparse,colbert weights of the combined scores");
 
+    bool check_weights = false;
     auto* info = app.add_subcommand("info", "what was found and loaded in a model folder");
     add_model_options(info, o, true);
+    info->add_flag("--check-weights", check_weights,
+                   "scan every stored weight for NaN/Inf and name the first (reads every byte once)");
 
     BenchOptions bench_options;
     auto* bench = app.add_subcommand("bench", "times embed (or rerank) on synthetic inputs; prints a table and JSON");
     add_model_options(bench, o, true);
     bench->add_option("--tokens", bench_options.tokens, "tokens per input")->check(CLI::PositiveNumber);
     bench->add_option("--batch", bench_options.batch, "inputs per call")->check(CLI::PositiveNumber);
-    bench->add_option("--iterations", bench_options.iterations, "timed calls")->check(CLI::PositiveNumber);
-    bench->add_option("--warmup", bench_options.warmup, "untimed calls first")->check(CLI::NonNegativeNumber);
+    bench->add_option("--iterations", bench_options.iterations, "timed calls")->check(CLI::Range(1, kMaxRepeats));
+    bench->add_option("--warmup", bench_options.warmup, "untimed calls first")->check(CLI::Range(0, kMaxRepeats));
     bench->add_option("--mixed", bench_options.mixed, "embedder: N inputs of 16..tokens tokens (uniform) per call")
         ->check(CLI::NonNegativeNumber);
 
@@ -108,27 +132,43 @@ int main(int argc, char** argv) {
     ServeCliOptions serve_options;
     auto* serve = add_serve_command(app, serve_options);
 
+    // A closed stdout pipe ends the process quietly, as Unix tools do, whatever the parent ignored.
+    std::signal(SIGPIPE, SIG_DFL);
     try {
         app.parse(argc, argv);
+    } catch (const CLI::Success& e) {  // --help, printed on std::cout
+        const int code = app.exit(e);
+        if (!std::cout.flush()) return fail(bge::internal_error("writing the help text to stdout failed"));
+        return code;
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        return fail(bge::invalid_argument(std::string(e.what()) + " (see --help)"));
     }
-    if (*download) return run_download(download_options);
-    if (bge::Status s = resolve_model_option(o.model, o.quiet); !s.ok()) return fail(s);
-    if (*tokenize) return run_tokenize(o, offsets);
-    if (*embed) {
-        if (dense || sparse || colbert) outputs = {dense, sparse, colbert, 0};
-        return run_embed(o, outputs);
-    }
-    if (*rerank) return run_rerank(o);
-    if (*score) {
-        std::array<float, 3> weights{};
-        if (std::string error = parse_weights(weights_text, weights); !error.empty()) {
-            return fail(bge::invalid_argument(error));
+    const auto run = [&]() -> int {
+        if (*download) return run_download(download_options);
+        if (bge::Status s = resolve_model_option(o.model, o.quiet); !s.ok()) return fail(s);
+        if (*tokenize) return run_tokenize(o, offsets);
+        if (*embed) {
+            if (dense || sparse || colbert) outputs = {dense, sparse, colbert, 0};
+            return run_embed(o, outputs);
         }
-        return run_score(o, weights);
+        if (*rerank) return run_rerank(o);
+        if (*score) {
+            std::array<float, 3> weights{};
+            if (std::string error = parse_weights(weights_text, weights); !error.empty()) {
+                return fail(bge::invalid_argument(error));
+            }
+            return run_score(o, weights);
+        }
+        if (*bench) return run_bench(o, bench_options);
+        if (*serve) return run_serve(std::move(serve_options));
+        return run_info(o, check_weights);
+    };
+    int code = 1;
+    try {
+        code = run();
+    } catch (const std::bad_alloc&) {  // the CLI's own strings and vectors; the engine returns a Status
+        return fail(bge::resource_exhausted("out of memory"));
     }
-    if (*bench) return run_bench(o, bench_options);
-    if (*serve) return run_serve(std::move(serve_options));
-    return run_info(o);
+    if (bge::Status s = close_stdout(); !s.ok() && code == 0) return fail(s);
+    return code;
 }

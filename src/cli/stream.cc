@@ -1,25 +1,19 @@
 #include "cli/stream.h"
 
-#include <iostream>
+#include <unistd.h>
 
-#include "cli/progress.h"
+#include "cli/output.h"
 
 namespace bge::cli {
 
-int stream_json_lines(const CommonOptions& options, const char* what, const ChunkProcessor& process) {
-    Progress progress(what, options.quiet);
-    int64_t line_counter = 0;
-    std::string out;
-    while (true) {
-        auto lines = read_json_lines(std::cin, options.batch_size, line_counter);
-        if (!lines.ok()) return fail(lines.status());
-        if (lines->empty()) return 0;
-        out.clear();
-        auto tokens = process(*lines, out);
-        if (!tokens.ok()) return fail(tokens.status());
-        std::cout << out << std::flush;
-        progress.add(static_cast<int64_t>(lines->size()), *tokens);
-    }
+Status ChunkSink::write(const std::string& out, int64_t inputs, int64_t tokens) {
+    BGE_RETURN_IF_ERROR(write_stdout(out));
+    progress_.add(inputs, tokens);
+    return ok_status();
+}
+
+LineReader stdin_lines(const CommonOptions& options) {
+    return LineReader(fd_reader(STDIN_FILENO, "stdin"), options.max_line_bytes);
 }
 
 }  // namespace bge::cli

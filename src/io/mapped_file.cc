@@ -16,10 +16,20 @@ std::string errno_text(int err) {
     return std::string(std::strerror(err));
 }
 
+const char* file_type_name(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    return "not a plain file";
+}
+
 }  // namespace
 
 StatusOr<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO or a device must not wait for a writer; a regular file ignores it.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int err = errno;
         if (err == ENOENT || err == ENOTDIR) return not_found(path + ": no such file");
@@ -32,13 +42,9 @@ StatusOr<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& 
         ::close(fd);
         return internal_error(path + ": fstat failed: " + errno_text(err));
     }
-    if (S_ISDIR(st.st_mode)) {
-        ::close(fd);
-        return invalid_argument(path + ": is a directory, not a file");
-    }
     if (!S_ISREG(st.st_mode)) {
         ::close(fd);
-        return invalid_argument(path + ": not a regular file");
+        return invalid_argument(path + ": is " + file_type_name(st.st_mode) + ", not a regular file");
     }
     size_t size = static_cast<size_t>(st.st_size);
     const uint8_t* data = nullptr;

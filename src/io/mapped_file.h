@@ -12,7 +12,8 @@ namespace bge::io {
 
 class MappedFile {
  public:
-    // Maps `path` read-only. Errors: kNotFound (missing), kInvalidArgument (a directory), kInternal (mmap).
+    // Maps `path` read-only, following symlinks. Errors: kNotFound (missing), kInvalidArgument (anything but a
+    // regular file: a directory, FIFO or device, named; opening never blocks), kInternal (open, mmap).
     // An empty file maps to size() == 0, data() == nullptr.
     static StatusOr<std::shared_ptr<const MappedFile>> open(const std::string& path);
     ~MappedFile();

@@ -13,14 +13,29 @@ namespace fs = std::filesystem;
 // Text files read whole (config.json, tokenizer_config.json, shard indexes) are far smaller.
 constexpr size_t kMaxTextFileSize = size_t{64} << 20;
 
-bool is_file(const fs::path& p) {
+// Whether `p` is a regular file (following symlinks, as in the Hugging Face cache layout). Anything else
+// under the name (a FIFO, device, directory, dangling symlink) is an error naming it: a FIFO would block
+// a reader, and skipping it would silently load another file or drop a head.
+StatusOr<bool> is_file(const fs::path& p) {
     std::error_code ec;
-    return fs::is_regular_file(p, ec);  // follows symlinks, as in the Hugging Face cache layout
+    const fs::file_status link = fs::symlink_status(p, ec);
+    if (ec || !fs::exists(link)) return false;
+    const fs::file_status target = fs::status(p, ec);
+    if (fs::is_regular_file(target)) return true;
+    if (ec || !fs::exists(target)) return not_found(p.string() + ": a symlink to a missing file");
+    const char* kind = fs::is_directory(target)        ? "a directory"
+                       : fs::is_fifo(target)           ? "a FIFO"
+                       : fs::is_socket(target)         ? "a socket"
+                       : fs::is_character_file(target) ? "a character device"
+                       : fs::is_block_file(target)     ? "a block device"
+                                                       : "not a plain file";
+    return invalid_argument(p.string() + ": is " + kind + ", not a regular file");
 }
 
-std::string optional_file(const fs::path& dir, const char* name) {
+StatusOr<std::string> optional_file(const fs::path& dir, const char* name) {
     fs::path p = dir / name;
-    return is_file(p) ? p.string() : std::string();
+    BGE_ASSIGN_OR_RETURN(const bool found, is_file(p));
+    return found ? p.string() : std::string();
 }
 
 // The unique shard files of model.safetensors.index.json ({"weight_map": {tensor: shard}}), sorted.
@@ -46,7 +61,8 @@ StatusOr<std::vector<std::string>> read_shard_index(const fs::path& dir, const f
     std::vector<std::string> paths;
     for (const std::string& name : shards) {
         fs::path p = dir / name;
-        if (!is_file(p)) return not_found(where + ": shard file " + p.string() + " not found");
+        BGE_ASSIGN_OR_RETURN(const bool found, is_file(p));
+        if (!found) return not_found(where + ": shard file " + p.string() + " not found");
         paths.push_back(p.string());
     }
     return paths;
@@ -60,19 +76,22 @@ StatusOr<ModelFiles> find_model_files(const std::string& dir) {
     const fs::path d(dir);
     ModelFiles files;
     files.dir = dir;
-    files.config_json = optional_file(d, "config.json");
+    BGE_ASSIGN_OR_RETURN(files.config_json, optional_file(d, "config.json"));
     if (files.config_json.empty()) return not_found(dir + ": config.json not found");
-    files.sentencepiece_model = optional_file(d, "sentencepiece.bpe.model");
+    BGE_ASSIGN_OR_RETURN(files.sentencepiece_model, optional_file(d, "sentencepiece.bpe.model"));
     if (files.sentencepiece_model.empty()) return not_found(dir + ": sentencepiece.bpe.model not found");
-    files.tokenizer_config_json = optional_file(d, "tokenizer_config.json");
-    files.sparse_linear = optional_file(d, "sparse_linear.pt");
-    files.colbert_linear = optional_file(d, "colbert_linear.pt");
+    BGE_ASSIGN_OR_RETURN(files.tokenizer_config_json, optional_file(d, "tokenizer_config.json"));
+    BGE_ASSIGN_OR_RETURN(files.sparse_linear, optional_file(d, "sparse_linear.pt"));
+    BGE_ASSIGN_OR_RETURN(files.colbert_linear, optional_file(d, "colbert_linear.pt"));
 
-    if (std::string single = optional_file(d, "model.safetensors"); !single.empty()) {
+    BGE_ASSIGN_OR_RETURN(std::string single, optional_file(d, "model.safetensors"));
+    BGE_ASSIGN_OR_RETURN(std::string index, optional_file(d, "model.safetensors.index.json"));
+    BGE_ASSIGN_OR_RETURN(std::string bin, optional_file(d, "pytorch_model.bin"));
+    if (!single.empty()) {
         files.weight_files = {single};
-    } else if (is_file(d / "model.safetensors.index.json")) {
-        BGE_ASSIGN_OR_RETURN(files.weight_files, read_shard_index(d, d / "model.safetensors.index.json"));
-    } else if (std::string bin = optional_file(d, "pytorch_model.bin"); !bin.empty()) {
+    } else if (!index.empty()) {
+        BGE_ASSIGN_OR_RETURN(files.weight_files, read_shard_index(d, index));
+    } else if (!bin.empty()) {
         files.weight_files = {bin};
     } else {
         return not_found(dir +
@@ -104,6 +123,10 @@ StatusOr<std::string> read_text_file(const std::string& path) {
                             std::to_string(kMaxTextFileSize) + ")");
     }
     return std::string(reinterpret_cast<const char*>(file->data()), file->size());
+}
+
+StatusOr<std::string> find_optional_file(const std::string& dir, const char* name) {
+    return optional_file(dir, name);
 }
 
 }  // namespace bge::io

@@ -26,6 +26,10 @@ StatusOr<ModelFiles> find_model_files(const std::string& dir);
 // Reads every weight file into one map. A tensor name found in two shards is kDataLoss.
 StatusOr<TensorMap> read_weight_files(const std::vector<std::string>& paths);
 
+// The path of `name` in `dir` when it is a regular file (after symlinks), "" when there is none; anything else
+// under the name (a FIFO, device, directory, dangling symlink) is an error naming it.
+StatusOr<std::string> find_optional_file(const std::string& dir, const char* name);
+
 // Reads a whole small text file (config.json ...). kNotFound names the path.
 StatusOr<std::string> read_text_file(const std::string& path);
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 
+#include "core/memory.h"
 #include "model/vector_math.h"
 #include "model/weight_reader.h"
 #include "tokenizer/xlmr_tokenizer.h"
@@ -15,18 +16,6 @@ namespace {
 bool is_special(int32_t id) {
     return id == XlmrTokenizer::kBos || id == XlmrTokenizer::kPad || id == XlmrTokenizer::kEos ||
            id == XlmrTokenizer::kUnk;
-}
-
-bool all_finite(const float* v, size_t n) {
-    for (size_t i = 0; i < n; ++i) {
-        if (!std::isfinite(v[i])) return false;
-    }
-    return true;
-}
-
-Status non_finite(const char* output, int32_t seq) {
-    return data_loss(std::string("the model produced a non-finite ") + output + " output for batch sequence " +
-                     std::to_string(seq));
 }
 
 StatusOr<std::unique_ptr<LinearWeight>> read_linear(const io::TensorMap& tensors, const std::string& prefix,
@@ -60,14 +49,17 @@ StatusOr<std::unique_ptr<M3Heads>> M3Heads::load(const io::TensorMap* sparse, co
 StatusOr<M3Heads::Workspace> M3Heads::make_workspace(int64_t max_tokens) const {
     Workspace ws;
     BGE_ASSIGN_OR_RETURN(ws.cls, backend_.alloc(DType::kF32, max_tokens, hidden_));
-    ws.cls_host.resize(static_cast<size_t>(max_tokens * hidden_));
+    BGE_RETURN_IF_ERROR(
+        resize_or_error(ws.cls_host, static_cast<size_t>(max_tokens * hidden_), "the dense head's output"));
     if (sparse_) {
         BGE_ASSIGN_OR_RETURN(ws.sparse, backend_.alloc(DType::kF32, max_tokens, 1));
-        ws.sparse_host.resize(static_cast<size_t>(max_tokens));
+        BGE_RETURN_IF_ERROR(
+            resize_or_error(ws.sparse_host, static_cast<size_t>(max_tokens), "the sparse head's output"));
     }
     if (colbert_) {
         BGE_ASSIGN_OR_RETURN(ws.colbert, backend_.alloc(DType::kF32, max_tokens, colbert_dim()));
-        ws.colbert_host.resize(static_cast<size_t>(max_tokens * colbert_dim()));
+        BGE_RETURN_IF_ERROR(resize_or_error(ws.colbert_host, static_cast<size_t>(max_tokens * colbert_dim()),
+                                            "the ColBERT head's output"));
     }
     return ws;
 }
@@ -101,20 +93,19 @@ Status M3Heads::compute(const PackedBatch& batch, const Tensor& hidden, const Te
         e.n_tokens = len;
         if (options.dense) {
             const float* cls = ws.cls_host.data() + static_cast<int64_t>(s) * hidden_;
-            if (!all_finite(cls, hidden_)) return non_finite("dense", s);
             e.dense.assign(cls, cls + hidden_);
             l2_normalize(e.dense.data(), hidden_);
         }
         if (options.sparse) {
-            if (!all_finite(ws.sparse_host.data() + begin, len)) return non_finite("sparse", s);
             // relu(w·h_t + b), the max over a token id's occurrences, kept where > 0.
             std::map<int32_t, float> weights;
             for (int32_t t = begin; t < begin + len; ++t) {
                 const int32_t id = batch.input_ids[t];
                 const float w = ws.sparse_host[t];
-                if (is_special(id) || w <= 0) continue;
+                // A non-finite value (relu(-inf) included) is kept, and stays, so that the output check reports it.
+                if (is_special(id) || (w <= 0 && std::isfinite(w))) continue;
                 auto [it, inserted] = weights.emplace(id, w);
-                if (!inserted) it->second = std::max(it->second, w);
+                if (!inserted && std::isfinite(it->second) && (!std::isfinite(w) || w > it->second)) it->second = w;
             }
             e.sparse.clear();
             for (const auto& [id, w] : weights) e.sparse.push_back({id, w});
@@ -124,7 +115,6 @@ Status M3Heads::compute(const PackedBatch& batch, const Tensor& hidden, const Te
             e.colbert_dim = dim;
             const float* first = ws.colbert_host.data() + static_cast<int64_t>(begin + 1) * dim;
             const int64_t count = static_cast<int64_t>(len - 1) * dim;
-            if (!all_finite(first, count)) return non_finite("colbert", s);
             e.colbert.assign(first, first + count);
             for (int32_t r = 0; r + 1 < len; ++r) l2_normalize(e.colbert.data() + static_cast<int64_t>(r) * dim, dim);
         }
@@ -146,7 +136,7 @@ StatusOr<ClassifierHead::Workspace> ClassifierHead::make_workspace(int64_t max_s
     BGE_ASSIGN_OR_RETURN(ws.cls, backend_.alloc(backend_.activation_dtype(), max_seqs, hidden_));
     BGE_ASSIGN_OR_RETURN(ws.pooled, backend_.alloc(backend_.activation_dtype(), max_seqs, hidden_));
     BGE_ASSIGN_OR_RETURN(ws.logits, backend_.alloc(DType::kF32, max_seqs, 1));
-    ws.host.resize(static_cast<size_t>(max_seqs));
+    BGE_RETURN_IF_ERROR(resize_or_error(ws.host, static_cast<size_t>(max_seqs), "the classifier's logits"));
     return ws;
 }
 
@@ -161,11 +151,7 @@ StatusOr<std::vector<float>> ClassifierHead::logits(const Tensor& hidden, const 
     backend_.linear(pooled, *out_proj_, Activation::kNone, logits);
     backend_.copy_to_host(logits, ws.host.data());
     BGE_RETURN_IF_ERROR(backend_.synchronize());
-    std::vector<float> result(ws.host.begin(), ws.host.begin() + n_seqs);
-    for (int64_t s = 0; s < n_seqs; ++s) {
-        if (!std::isfinite(result[s])) return non_finite("logit", static_cast<int32_t>(s));
-    }
-    return result;
+    return std::vector<float>(ws.host.begin(), ws.host.begin() + n_seqs);
 }
 
 }  // namespace bge

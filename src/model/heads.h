@@ -34,11 +34,12 @@ class M3Heads {
         std::vector<float> sparse_host;   // F32 [max_tokens]
         std::vector<float> colbert_host;  // F32 [max_tokens, colbert_dim]
     };
+    // Allocation failure is kResourceExhausted naming the bytes.
     StatusOr<Workspace> make_workspace(int64_t max_tokens) const;
 
     // Fills out[s] for every sequence s of `batch` from `hidden` [n_tokens, hidden] (device); `seq_starts` is
-    // I32 [n_seqs, 1] on the device (cu_seqlens without its last entry). Device errors and non-finite outputs
-    // are errors.
+    // I32 [n_seqs, 1] on the device (cu_seqlens without its last entry). Device errors are errors; non-finite
+    // values stay in the outputs for check_finite (model/output_check.h).
     Status compute(const PackedBatch& batch, const Tensor& hidden, const Tensor& seq_starts,
                    const EmbedOptions& options, Workspace& ws, std::vector<Embedding>& out) const;
 
@@ -61,10 +62,11 @@ class ClassifierHead {
         DeviceTensor logits;      // F32 [max_seqs, 1]
         std::vector<float> host;  // F32 [max_seqs]
     };
+    // Allocation failure is kResourceExhausted naming the bytes.
     StatusOr<Workspace> make_workspace(int64_t max_seqs) const;
 
     // logit of each sequence: out_proj(tanh(dense(h[CLS]))), from `hidden` [n_tokens, hidden] (device) and
-    // `seq_starts` I32 [n_seqs, 1] (device). Device errors and non-finite logits are errors.
+    // `seq_starts` I32 [n_seqs, 1] (device). Device errors are errors; a non-finite logit is returned as is.
     StatusOr<std::vector<float>> logits(const Tensor& hidden, const Tensor& seq_starts, Workspace& ws) const;
 
  private:

@@ -61,6 +61,14 @@ StatusOr<M3Scores> m3_scores(const Embedding& query, const Embedding& passage, s
     r.colbert = static_cast<float>(c);
     r.sparse_dense = static_cast<float>((w0 * d + w1 * s) / (w0 + w1));
     r.colbert_sparse_dense = static_cast<float>((w0 * d + w1 * s + w2 * c) / (w0 + w1 + w2));
+    // Finite embeddings can still overflow float in the sparse product.
+    for (float v : {r.dense, r.sparse, r.colbert, r.sparse_dense, r.colbert_sparse_dense}) {
+        if (!std::isfinite(v)) {
+            return data_loss(
+                "an M3 score is not finite; the model's weights may be damaged "
+                "(bge info --check-weights scans them)");
+        }
+    }
     return r;
 }
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/check.h"
+#include "core/memory.h"
 
 namespace bge {
 namespace {
@@ -93,7 +94,7 @@ StatusOr<EncoderWorkspace> XlmrEncoder::make_workspace(int64_t max_tokens) const
     BGE_ASSIGN_OR_RETURN(ws.qkv, backend_.alloc(t, max_tokens, 3 * h));
     BGE_ASSIGN_OR_RETURN(ws.context, backend_.alloc(t, max_tokens, h));
     BGE_ASSIGN_OR_RETURN(ws.ffn, backend_.alloc(t, std::min(max_tokens, kFfnChunkTokens), config_.intermediate_size));
-    ws.host_position_ids.resize(static_cast<size_t>(max_tokens));
+    BGE_RETURN_IF_ERROR(resize_or_error(ws.host_position_ids, static_cast<size_t>(max_tokens), "position ids"));
     return ws;
 }
 

@@ -36,7 +36,7 @@ class XlmrEncoder {
     static StatusOr<std::unique_ptr<XlmrEncoder>> load(const XlmrConfig& config, const WeightReader& weights,
                                                        Backend& backend);
 
-    // kResourceExhausted when the device cannot hold it.
+    // Allocation failure is kResourceExhausted naming the bytes.
     StatusOr<EncoderWorkspace> make_workspace(int64_t max_tokens) const;
 
     // Queues the forward pass. Last hidden state [n_tokens, hidden] (activation dtype) of the packed batch, a

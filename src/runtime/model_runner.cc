@@ -2,19 +2,45 @@
 
 #include <algorithm>
 #include <cmath>
+#include <new>
 #include <numeric>
+#include <stdexcept>
 
 #include "backend/cpu/cpu_backend.h"
+#include "core/check.h"
 #include "io/model_dir.h"
+#include "model/output_check.h"
 #include "model/weight_reader.h"
 #include "runtime/device.h"
 
 namespace bge {
 
+namespace {
+
+// Host containers (std::vector, std::map) report exhaustion by throwing; no exception leaves the engine.
+template <typename F>
+auto catching_bad_alloc(const std::string& what, F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const std::bad_alloc&) {
+        return resource_exhausted("out of memory " + what);
+    } catch (const std::length_error&) {
+        return resource_exhausted("out of memory " + what);
+    }
+}
+
+// Names the input of a call of several; a call of one needs no index.
+Status for_input(const Status& s, const char* noun, size_t i, size_t n) {
+    return n > 1 ? s.with_context(noun + (" " + std::to_string(i))) : s;
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<ModelRunner>> ModelRunner::open(const std::string& dir, const EngineOptions& options,
                                                          ModelKind expected) {
     std::unique_ptr<ModelRunner> runner(new ModelRunner());
-    BGE_RETURN_IF_ERROR(runner->load(dir, options, expected));
+    BGE_RETURN_IF_ERROR(
+        catching_bad_alloc("loading " + dir, [&]() -> Status { return runner->load(dir, options, expected); }));
     return runner;
 }
 
@@ -28,7 +54,10 @@ Status ModelRunner::load(const std::string& dir, const EngineOptions& options, M
                                    article(expected));
     }
     BGE_ASSIGN_OR_RETURN(tokenizer_, Tokenizer::open(dir));
-    if (options.n_threads < 0) return invalid_argument("n_threads must be >= 0");
+    if (options.n_threads < 0 || options.n_threads > EngineOptions::kMaxThreads) {
+        return invalid_argument("n_threads " + std::to_string(options.n_threads) + " is not in [0, " +
+                                std::to_string(EngineOptions::kMaxThreads) + "]");
+    }
     if (options.max_batch_tokens < 1) return invalid_argument("max_batch_tokens must be >= 1");
     BGE_ASSIGN_OR_RETURN(backend_, make_backend(options));
 
@@ -59,15 +88,11 @@ Status ModelRunner::load(const std::string& dir, const EngineOptions& options, M
         BGE_ASSIGN_OR_RETURN(classifier_, ClassifierHead::load(tensors, config_.hidden_size, *backend_));
     }
 
-    // Every valid input fits in one batch.
+    // Every valid input fits in one batch. The CPU's workspace grows to the batches that come, starting with
+    // room for one input of the longest length; a device backend's holds the whole budget from the start.
     max_tokens_ = std::max<int64_t>(options.max_batch_tokens, config_.max_input_length());
-    BGE_ASSIGN_OR_RETURN(encoder_ws_, encoder_->make_workspace(max_tokens_));
-    if (m3_heads_) {
-        BGE_ASSIGN_OR_RETURN(heads_ws_, m3_heads_->make_workspace(max_tokens_));
-    }
-    if (classifier_) {
-        BGE_ASSIGN_OR_RETURN(classifier_ws_, classifier_->make_workspace(max_tokens_));
-    }
+    BGE_RETURN_IF_ERROR(backend_->grows_workspace() ? reserve_workspace(config_.max_input_length())
+                                                    : reserve_full_budget());
 
     info_.dir = dir;
     info_.kind = model_kind_name(config_.kind);
@@ -91,6 +116,55 @@ Status ModelRunner::load(const std::string& dir, const EngineOptions& options, M
     info_.has_colbert = m3_heads_ && m3_heads_->has_colbert();
     info_.colbert_dim = m3_heads_ ? m3_heads_->colbert_dim() : 0;
     return ok_status();
+}
+
+StatusOr<ModelRunner::Workspaces> ModelRunner::make_workspaces(int64_t tokens) const {
+    Workspaces ws;
+    ws.tokens = tokens;
+    BGE_ASSIGN_OR_RETURN(ws.encoder, encoder_->make_workspace(tokens));
+    if (m3_heads_) {
+        BGE_ASSIGN_OR_RETURN(ws.heads, m3_heads_->make_workspace(tokens));
+    }
+    if (classifier_) {
+        BGE_ASSIGN_OR_RETURN(ws.classifier, classifier_->make_workspace(tokens));
+    }
+    return ws;
+}
+
+Status ModelRunner::reserve_workspace(int64_t n_tokens) {
+    if (n_tokens <= ws_.tokens) return ok_status();
+    // A device backend's ws_ holds max_tokens_ from load on: it never grows once forwards run.
+    BGE_CHECK(backend_->grows_workspace() || ws_.tokens == 0);
+    // Doubling bounds the number of regrowths; the old workspace goes first, to lower the peak.
+    const int64_t tokens = std::min(max_tokens_, std::max(n_tokens, 2 * ws_.tokens));
+    ws_ = {};
+    auto ws = make_workspaces(tokens);
+    if (!ws.ok()) return ws.status().with_context("the workspace for batches of " + std::to_string(tokens) + " tokens");
+    ws_ = std::move(ws).value();
+    return ok_status();
+}
+
+Status ModelRunner::reserve_full_budget() {
+    const Status full = reserve_workspace(max_tokens_);
+    if (full.code() != StatusCode::kResourceExhausted) return full;
+    // The largest budget that fits now, found by trying: a failed allocation leaves nothing behind.
+    const int64_t longest = config_.max_input_length();
+    int64_t fits = longest - 1;  // below one input of the longest length: nothing useful fits
+    int64_t fails = max_tokens_;
+    while (fails - fits > 1) {
+        const int64_t mid = fits + (fails - fits) / 2;
+        if (make_workspaces(mid).ok()) {
+            fits = mid;
+        } else {
+            fails = mid;
+        }
+    }
+    if (fits < longest) {
+        return resource_exhausted(full.message() + "; not even one input of the longest length (" +
+                                  std::to_string(longest) + " tokens) fits");
+    }
+    return resource_exhausted(full.message() + "; batches of up to " + std::to_string(fits) +
+                              " tokens fit (max_batch_tokens " + std::to_string(fits) + ")");
 }
 
 template <typename Run>
@@ -127,56 +201,86 @@ Status ModelRunner::check_outputs(const EmbedOptions& options) const {
 }
 
 StatusOr<std::vector<Embedding>> ModelRunner::embed_batch(const PackedBatch& batch, const EmbedOptions& options) {
-    std::vector<Embedding> out;
-    std::lock_guard lock(mutex_);
-    const Tensor hidden = encoder_->forward(batch, encoder_ws_);                         // [n_tokens, hidden]
-    const Tensor seq_starts = encoder_ws_.cu_seqlens.view.row_slice(0, batch.n_seqs());  // I32 [n_seqs, 1]
-    BGE_RETURN_IF_ERROR(m3_heads_->compute(batch, hidden, seq_starts, options, heads_ws_, out));
-    return out;
+    return catching_bad_alloc("embedding a batch of " + std::to_string(batch.n_tokens()) + " tokens",
+                              [&]() -> StatusOr<std::vector<Embedding>> {
+                                  std::vector<Embedding> out;
+                                  std::lock_guard lock(mutex_);
+                                  BGE_RETURN_IF_ERROR(reserve_workspace(batch.n_tokens()));
+                                  const Tensor hidden = encoder_->forward(batch, ws_.encoder);  // [n_tokens, hidden]
+                                  // I32 [n_seqs, 1]
+                                  const Tensor seq_starts = ws_.encoder.cu_seqlens.view.row_slice(0, batch.n_seqs());
+                                  BGE_RETURN_IF_ERROR(
+                                      m3_heads_->compute(batch, hidden, seq_starts, options, ws_.heads, out));
+                                  return out;
+                              });
 }
 
 StatusOr<std::vector<RerankScore>> ModelRunner::rerank_batch(const PackedBatch& batch) {
-    std::vector<RerankScore> out(static_cast<size_t>(batch.n_seqs()));
-    std::lock_guard lock(mutex_);
-    const Tensor hidden = encoder_->forward(batch, encoder_ws_);                         // [n_tokens, hidden]
-    const Tensor seq_starts = encoder_ws_.cu_seqlens.view.row_slice(0, batch.n_seqs());  // I32 [n_seqs, 1]
-    BGE_ASSIGN_OR_RETURN(const std::vector<float> logits, classifier_->logits(hidden, seq_starts, classifier_ws_));
-    for (int32_t k = 0; k < batch.n_seqs(); ++k) {
-        out[k].n_tokens = batch.seq_length(k);
-        out[k].logit = logits[k];
-        out[k].score = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(logits[k]))));
-    }
-    return out;
+    return catching_bad_alloc(
+        "reranking a batch of " + std::to_string(batch.n_tokens()) + " tokens",
+        [&]() -> StatusOr<std::vector<RerankScore>> {
+            std::vector<RerankScore> out(static_cast<size_t>(batch.n_seqs()));
+            std::lock_guard lock(mutex_);
+            BGE_RETURN_IF_ERROR(reserve_workspace(batch.n_tokens()));
+            const Tensor hidden = encoder_->forward(batch, ws_.encoder);                         // [n_tokens, hidden]
+            const Tensor seq_starts = ws_.encoder.cu_seqlens.view.row_slice(0, batch.n_seqs());  // I32 [n_seqs, 1]
+            BGE_ASSIGN_OR_RETURN(const std::vector<float> logits,
+                                 classifier_->logits(hidden, seq_starts, ws_.classifier));
+            for (int32_t k = 0; k < batch.n_seqs(); ++k) {
+                out[k].n_tokens = batch.seq_length(k);
+                out[k].logit = logits[k];
+                out[k].score = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(logits[k]))));
+            }
+            return out;
+        });
 }
 
 StatusOr<std::vector<Embedding>> ModelRunner::embed(std::span<const std::string> texts, const EmbedOptions& options) {
+    return catching_bad_alloc("embedding " + std::to_string(texts.size()) + " texts",
+                              [&]() -> StatusOr<std::vector<Embedding>> { return embed_unchecked(texts, options); });
+}
+
+StatusOr<std::vector<Embedding>> ModelRunner::embed_unchecked(std::span<const std::string> texts,
+                                                              const EmbedOptions& options) {
     BGE_RETURN_IF_ERROR(check_outputs(options));
     std::vector<std::vector<int32_t>> sequences(texts.size());
     for (size_t i = 0; i < texts.size(); ++i) {
         auto ids = tokenizer_->encode(texts[i], options.max_length);
-        if (!ids.ok()) return ids.status().with_context("text " + std::to_string(i));
+        if (!ids.ok()) return for_input(ids.status(), "text", i, texts.size());
         sequences[i] = std::move(ids).value();
     }
     std::vector<Embedding> result(texts.size());
     BGE_RETURN_IF_ERROR(for_each_batch(sequences, [&](const PackedBatch& batch, const std::vector<size_t>& members) {
         BGE_ASSIGN_OR_RETURN(std::vector<Embedding> batch_out, embed_batch(batch, options));
-        for (size_t k = 0; k < members.size(); ++k) result[members[k]] = std::move(batch_out[k]);
+        for (size_t k = 0; k < members.size(); ++k) {
+            if (Status s = check_finite(batch_out[k]); !s.ok()) return for_input(s, "text", members[k], texts.size());
+            result[members[k]] = std::move(batch_out[k]);
+        }
         return ok_status();
     }));
     return result;
 }
 
 StatusOr<std::vector<RerankScore>> ModelRunner::rerank(std::span<const TextPair> pairs, int max_length) {
+    return catching_bad_alloc(
+        "reranking " + std::to_string(pairs.size()) + " pairs",
+        [&]() -> StatusOr<std::vector<RerankScore>> { return rerank_unchecked(pairs, max_length); });
+}
+
+StatusOr<std::vector<RerankScore>> ModelRunner::rerank_unchecked(std::span<const TextPair> pairs, int max_length) {
     std::vector<std::vector<int32_t>> sequences(pairs.size());
     for (size_t i = 0; i < pairs.size(); ++i) {
         auto ids = tokenizer_->encode_pair(pairs[i].query, pairs[i].passage, max_length);
-        if (!ids.ok()) return ids.status().with_context("pair " + std::to_string(i));
+        if (!ids.ok()) return for_input(ids.status(), "pair", i, pairs.size());
         sequences[i] = std::move(ids).value();
     }
     std::vector<RerankScore> result(pairs.size());
     BGE_RETURN_IF_ERROR(for_each_batch(sequences, [&](const PackedBatch& batch, const std::vector<size_t>& members) {
         BGE_ASSIGN_OR_RETURN(const std::vector<RerankScore> batch_out, rerank_batch(batch));
-        for (size_t k = 0; k < members.size(); ++k) result[members[k]] = batch_out[k];
+        for (size_t k = 0; k < members.size(); ++k) {
+            if (Status s = check_finite(batch_out[k]); !s.ok()) return for_input(s, "pair", members[k], pairs.size());
+            result[members[k]] = batch_out[k];
+        }
         return ok_status();
     }));
     return result;

@@ -12,12 +12,6 @@
 namespace bge {
 namespace {
 
-std::string file_in(const std::string& dir, const char* name) {
-    std::error_code ec;
-    const std::filesystem::path p = std::filesystem::path(dir) / name;
-    return std::filesystem::is_regular_file(p, ec) ? p.string() : std::string();
-}
-
 TokenizedText to_public(Encoding e) {
     TokenizedText out;
     out.ids = std::move(e.ids);
@@ -56,11 +50,12 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::open(const std::string& model_di
     if (!std::filesystem::is_directory(model_dir, ec)) {
         return not_found("model folder " + model_dir + " not found (or not a folder)");
     }
-    const std::string config_json = file_in(model_dir, "config.json");
+    BGE_ASSIGN_OR_RETURN(const std::string config_json, io::find_optional_file(model_dir, "config.json"));
     if (config_json.empty()) return not_found(model_dir + ": config.json not found");
-    const std::string tokenizer_json = file_in(model_dir, "tokenizer.json");
-    const std::string spm_model = file_in(model_dir, "sentencepiece.bpe.model");
-    const std::string tokenizer_config_json = file_in(model_dir, "tokenizer_config.json");
+    BGE_ASSIGN_OR_RETURN(const std::string tokenizer_json, io::find_optional_file(model_dir, "tokenizer.json"));
+    BGE_ASSIGN_OR_RETURN(const std::string spm_model, io::find_optional_file(model_dir, "sentencepiece.bpe.model"));
+    BGE_ASSIGN_OR_RETURN(const std::string tokenizer_config_json,
+                         io::find_optional_file(model_dir, "tokenizer_config.json"));
     if (tokenizer_json.empty() && spm_model.empty()) {
         return not_found(model_dir + ": neither tokenizer.json nor sentencepiece.bpe.model found");
     }

@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -167,6 +168,25 @@ TEST_P(CudaEmbedderGolden, LargeBatchMatchesSmallBatches) {
         }
     }
     EXPECT_LE(worst, bounds(dtype).invariance) << texts.size() << " texts";
+}
+
+// A token budget the GPU cannot hold is refused at open (the workspace is reserved for the whole budget then,
+// never grown inside a forward), saying what fits; that budget then opens.
+TEST(CudaWorkspace, BudgetTheGpuCannotHoldIsRefusedSayingWhatFits) {
+    if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+    EngineOptions huge = cuda_options("fp32");
+    huge.max_batch_tokens = 2'000'000'000;
+    auto refused = Embedder::open(kGolden + "m3", huge);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+    const std::string& message = refused.status().message();
+    const size_t at = message.find("batches of up to ");
+    ASSERT_NE(at, std::string::npos) << message;
+    EngineOptions fits = huge;
+    fits.max_batch_tokens = std::stoi(message.substr(at + std::strlen("batches of up to ")));
+    EXPECT_LT(fits.max_batch_tokens, huge.max_batch_tokens);
+    auto opened = Embedder::open(kGolden + "m3", fits);
+    EXPECT_TRUE(opened.ok()) << opened.status().to_string();
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CudaEmbedderGolden,

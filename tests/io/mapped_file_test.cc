@@ -1,8 +1,10 @@
 #include "io/mapped_file.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstring>
+#include <filesystem>
 
 #include "io_test_util.h"
 
@@ -58,6 +60,22 @@ TEST(MappedFile, DirectoryIsInvalidArgument) {
     ASSERT_FALSE(f.ok());
     EXPECT_EQ(f.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(f.status().message().find("directory"), std::string::npos);
+}
+
+// A FIFO or a device is refused at once, naming what it is: opening never waits for a writer.
+TEST(MappedFile, FifoAndDevicesAreRefusedWithoutBlocking) {
+    TempDir dir;
+    const std::string fifo = dir.path() + "/fifo";
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    const std::string link = dir.path() + "/zero";
+    std::filesystem::create_symlink("/dev/zero", link);
+    for (const auto& [path, kind] :
+         {std::pair<std::string, std::string>{fifo, "a FIFO"}, {link, "a character device"}}) {
+        auto f = MappedFile::open(path);
+        ASSERT_FALSE(f.ok());
+        EXPECT_EQ(f.status().code(), StatusCode::kInvalidArgument);
+        EXPECT_EQ(f.status().message(), path + ": is " + kind + ", not a regular file");
+    }
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 #include "io/model_dir.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstring>
+#include <filesystem>
 
 #include "io_test_util.h"
 
@@ -55,6 +57,34 @@ TEST(ModelDir, FallsBackToPytorchBin) {
     EXPECT_TRUE(f->tokenizer_config_json.empty());
     EXPECT_TRUE(f->sparse_linear.empty());
     EXPECT_TRUE(f->colbert_linear.empty());
+}
+
+// Anything but a regular file under a name the folder may hold is an error naming it, for required and
+// optional files alike (skipping it would load another weight file or silently drop a head).
+TEST(ModelDir, SpecialFilesAreRefusedNamingThem) {
+    for (const char* name : {"config.json", "sparse_linear.pt", "pytorch_model.bin", "tokenizer_config.json"}) {
+        for (const char* kind : {"fifo", "device", "directory", "dangling"}) {
+            TempDir dir;
+            write_required(dir);
+            dir.write("model.safetensors", one_tensor("a", 1));
+            const std::string p = dir.path() + "/" + name;
+            std::filesystem::remove(p);
+            const std::string k = kind;
+            if (k == "fifo") {
+                ASSERT_EQ(mkfifo(p.c_str(), 0600), 0);
+            }
+            if (k == "device") std::filesystem::create_symlink("/dev/null", p);
+            if (k == "directory") std::filesystem::create_directory(p);
+            if (k == "dangling") std::filesystem::create_symlink(dir.path() + "/missing", p);
+            auto f = find_model_files(dir.path());
+            ASSERT_FALSE(f.ok()) << name << " as " << kind;
+            const std::string want = k == "fifo"        ? ": is a FIFO, not a regular file"
+                                     : k == "device"    ? ": is a character device, not a regular file"
+                                     : k == "directory" ? ": is a directory, not a regular file"
+                                                        : ": a symlink to a missing file";
+            EXPECT_EQ(f.status().message(), p + want);
+        }
+    }
 }
 
 // A sharded index lists each shard once, sorted; read_weight_files merges them.

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include "backend/cpu/cpu_memory.h"
 #include "backend/cpu/cpu_norm.h"
 #include "core/check.h"
+#include "core/memory.h"
 
 namespace bge {
 namespace {
@@ -27,18 +29,29 @@ class CpuBackend final : public Backend {
     std::string device_description() const override {
         return "CPU, " + std::to_string(n_threads_) + " OpenMP threads per op";
     }
-    DeviceMemoryInfo memory_info() const override { return {0, 0, allocated_bytes_}; }
+    DeviceMemoryInfo memory_info() const override { return {0, 0, static_cast<int64_t>(allocated_->load())}; }
     DType activation_dtype() const override { return DType::kF32; }
+    bool grows_workspace() const override { return true; }
 
     StatusOr<DeviceTensor> alloc(DType dtype, int64_t rows, int64_t cols) override {
-        BGE_CHECK(rows >= 0 && cols >= 0);
-        const size_t bytes = static_cast<size_t>(rows * cols) * dtype_size(dtype);
-        void* p = cpu::aligned_alloc_or_null(bytes);
-        if (p == nullptr) {
-            return resource_exhausted("cpu backend: allocating " + std::to_string(bytes) + " bytes failed");
+        BGE_ASSIGN_OR_RETURN(const uint64_t bytes, tensor_bytes(dtype, rows, cols));
+        const std::string what = tensor_description(dtype, rows, cols);
+        // Linux overcommits: refuse what can never be backed instead of being killed while touching it.
+        const uint64_t held = allocated_->load();
+        if (bytes > physical_ || held > physical_ - bytes) {
+            return resource_exhausted("out of memory: " + what + " needs " + format_bytes(bytes) + " (" +
+                                      std::to_string(bytes) + " bytes); " + format_bytes(held) +
+                                      " already allocated of this machine's " + format_bytes(physical_));
         }
-        allocated_bytes_ += static_cast<int64_t>(bytes);
-        return DeviceTensor{DeviceMemory(p, [](void* q) { std::free(q); }), Tensor{p, dtype, rows, cols}};
+        void* p = cpu::aligned_alloc_or_null(static_cast<size_t>(bytes));
+        if (p == nullptr) return out_of_memory(what, bytes);
+        *allocated_ += bytes;
+        // The counter outlives the backend when a tensor does.
+        DeviceMemory memory(p, [counter = allocated_, bytes](void* q) {
+            std::free(q);
+            *counter -= bytes;
+        });
+        return DeviceTensor{std::move(memory), Tensor{p, dtype, rows, cols}};
     }
     void copy_to_device(const void* host, const Tensor& dst) override {
         if (dst.bytes() > 0) std::memcpy(dst.data, host, dst.bytes());
@@ -92,10 +105,11 @@ class CpuBackend final : public Backend {
     void use_threads() const { omp_set_num_threads(n_threads_); }
 
     int n_threads_;
+    uint64_t physical_ = physical_memory_bytes();
+    std::shared_ptr<std::atomic<uint64_t>> allocated_ = std::make_shared<std::atomic<uint64_t>>(0);  // by alloc()
     dnnl::engine engine_;
     cpu::LinearRunner linear_;
     cpu::AttentionRunner attention_;
-    int64_t allocated_bytes_ = 0;
 };
 
 const char* onednn_isa_name(dnnl_cpu_isa_t isa) {

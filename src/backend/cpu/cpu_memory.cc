@@ -6,8 +6,8 @@
 namespace bge::cpu {
 
 void* aligned_alloc_or_null(size_t bytes) {
-    // std::aligned_alloc wants a multiple of the alignment; 0 bytes still gets a real block.
     if (bytes > SIZE_MAX - kAlignment) return nullptr;
+    // std::aligned_alloc wants a multiple of the alignment.
     const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
     return std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
 }

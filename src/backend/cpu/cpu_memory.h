@@ -9,9 +9,9 @@ namespace bge::cpu {
 
 constexpr size_t kAlignment = 64;
 
-// Aligned allocation of at least `bytes` (>= 1); nullptr when memory is exhausted.
+// Aligned allocation of at least `bytes` (0 still gets a real block); nullptr when memory is exhausted.
 void* aligned_alloc_or_null(size_t bytes);
-// The same, aborting with a message when memory is exhausted (scratch sized by planned shapes).
+// The same, aborting with a message when memory is exhausted (scratch and weights sized by the model).
 void* aligned_alloc_or_die(size_t bytes);
 
 struct FreeDeleter {

@@ -13,6 +13,7 @@
 #include "backend/cuda/cuda_linear.h"
 #include "backend/cuda/kernels/kernels.h"
 #include "core/check.h"
+#include "core/memory.h"
 
 namespace bge {
 namespace {
@@ -88,10 +89,10 @@ class CudaBackend final : public Backend {
         return {static_cast<int64_t>(total), static_cast<int64_t>(free), allocated_bytes_};
     }
     DType activation_dtype() const override { return dtype_; }
+    bool grows_workspace() const override { return false; }  // no allocation once forwards run
 
     StatusOr<DeviceTensor> alloc(DType dtype, int64_t rows, int64_t cols) override {
-        BGE_CHECK(rows >= 0 && cols >= 0);
-        const size_t bytes = static_cast<size_t>(rows * cols) * dtype_size(dtype);
+        BGE_ASSIGN_OR_RETURN(const uint64_t bytes, tensor_bytes(dtype, rows, cols));
         void* p = nullptr;
         cudaSetDevice(device_);
         if (bytes > 0 && cudaMalloc(&p, bytes) != cudaSuccess) {
@@ -99,7 +100,7 @@ class CudaBackend final : public Backend {
             const DeviceMemoryInfo m = memory_info();
             return resource_exhausted(name() + ": allocating " + std::to_string(bytes) +
                                       " bytes of device memory failed (" + std::to_string(m.free_bytes) + " free of " +
-                                      std::to_string(m.total_bytes) + "; lower --max-batch-tokens)");
+                                      std::to_string(m.total_bytes) + ")");
         }
         allocated_bytes_ += static_cast<int64_t>(bytes);
         const int device = device_;
