@@ -1,6 +1,5 @@
 #include "model/heads.h"
 
-#include <algorithm>
 #include <cmath>
 #include <map>
 
