@@ -147,17 +147,23 @@ Status ModelRunner::reserve_workspace(int64_t n_tokens) {
 Status ModelRunner::reserve_full_budget() {
     const Status full = reserve_workspace(max_tokens_);
     if (full.code() != StatusCode::kResourceExhausted) return full;
-    // The largest budget that fits now, found by trying: a failed allocation leaves nothing behind.
+    // The largest budget that fits now. The workspaces grow linearly with their token count, so two small
+    // probes give bytes per token, and the device's free memory (with a 10% margin) the budget; trying budget
+    // after budget instead would allocate most of the device on every try.
     const int64_t longest = config_.max_input_length();
+    auto held_for = [&](int64_t tokens) -> StatusOr<int64_t> {
+        const int64_t before = backend_->memory_info().allocated_bytes;
+        BGE_ASSIGN_OR_RETURN(Workspaces probe, make_workspaces(tokens));
+        return backend_->memory_info().allocated_bytes - before;
+    };
+    auto one = held_for(longest);
+    auto two = held_for(2 * longest);
     int64_t fits = longest - 1;  // below one input of the longest length: nothing useful fits
-    int64_t fails = max_tokens_;
-    while (fails - fits > 1) {
-        const int64_t mid = fits + (fails - fits) / 2;
-        if (make_workspaces(mid).ok()) {
-            fits = mid;
-        } else {
-            fails = mid;
-        }
+    if (one.ok() && two.ok() && *two > *one) {
+        const int64_t per_token = (*two - *one + longest - 1) / longest;
+        const int64_t fixed = std::max<int64_t>(0, *one - per_token * longest);
+        const int64_t usable = backend_->memory_info().free_bytes / 10 * 9 - fixed;
+        fits = std::min(max_tokens_ - 1, std::max(fits, usable / per_token));
     }
     if (fits < longest) {
         return resource_exhausted(full.message() + "; not even one input of the longest length (" +
