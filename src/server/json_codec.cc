@@ -156,26 +156,30 @@ JsonWriter& JsonWriter::value(std::string_view s) {
     out_ += Json(std::string(s)).dump(-1, ' ', false, Json::error_handler_t::replace);
     return *this;
 }
-JsonWriter& JsonWriter::value(float v) {
-    comma();
+namespace {
+
+// The shortest form that reads back to the same float (or double); non-finite values as null.
+template <typename F>
+void append_number(std::string& out, F v) {
     if (!std::isfinite(v)) {
-        out_ += "null";
-        return *this;
+        out += "null";
+        return;
     }
     char buf[32];
     auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out_.append(buf, r.ptr);
+    out.append(buf, r.ptr);
+}
+
+}  // namespace
+
+JsonWriter& JsonWriter::value(float v) {
+    comma();
+    append_number(out_, v);
     return *this;
 }
 JsonWriter& JsonWriter::value(double v) {
     comma();
-    if (!std::isfinite(v)) {
-        out_ += "null";
-        return *this;
-    }
-    char buf[32];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out_.append(buf, r.ptr);
+    append_number(out_, v);
     return *this;
 }
 JsonWriter& JsonWriter::value(int64_t v) {

@@ -15,6 +15,7 @@
 
 #include "cli_run.h"
 #include "model_edit.h"
+#include "support/fuzz_env.h"
 #include "support/temp_dir.h"
 
 namespace bge {
@@ -29,13 +30,7 @@ const std::string kGolden = std::string(BGE_TEST_DIR) + "/golden/";
 constexpr long kMaxRssKb = 1024 * 1024;
 
 double fuzz_seconds() {
-    const char* s = std::getenv("BGE_FUZZ_SECONDS");
-    return s ? std::atof(s) : 3.0;
-}
-
-uint64_t fuzz_seed() {
-    const char* s = std::getenv("BGE_FUZZ_SEED");
-    return s ? std::strtoull(s, nullptr, 0) : 0x5eed;
+    return testing::fuzz_seconds(3.0);
 }
 
 std::vector<std::string> split_lines(const std::string& s) {
@@ -163,7 +158,7 @@ TEST(CliFuzz, MutatedStdinKeepsTheContract) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(fuzz_seconds());
     int iterations = 0;
     while (iterations < 12 || std::chrono::steady_clock::now() < deadline) {
-        std::mt19937_64 rng(fuzz_seed() + static_cast<uint64_t>(iterations));
+        std::mt19937_64 rng(testing::fuzz_seed() + static_cast<uint64_t>(iterations));
         const std::string input = mutate_stdin(rng);
         const std::string& args = commands[static_cast<size_t>(iterations) % commands.size()];
         const auto r = run_bge(CliRun{.args = args, .input = input, .timeout_seconds = 60});
@@ -241,7 +236,7 @@ TEST(CliFuzz, NonFiniteValuesInEveryWeightFormat) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(fuzz_seconds());
     int iterations = 0;
     while (iterations < static_cast<int>(folders.size()) || std::chrono::steady_clock::now() < deadline) {
-        std::mt19937_64 rng(fuzz_seed() + static_cast<uint64_t>(iterations));
+        std::mt19937_64 rng(testing::fuzz_seed() + static_cast<uint64_t>(iterations));
         const Folder& f = folders[static_cast<size_t>(iterations) % folders.size()];
         testing::TempDir dir;
         const std::string model = testing::copy_golden(f.golden, dir.path());

@@ -9,6 +9,7 @@
 
 #include "cli/jsonl.h"
 #include "string_reader.h"
+#include "support/fuzz_env.h"
 
 namespace bge::cli {
 namespace {
@@ -20,8 +21,7 @@ const std::vector<std::string> kSeeds = {
 };
 
 double fuzz_seconds() {
-    const char* s = std::getenv("BGE_FUZZ_SECONDS");
-    return s ? std::atof(s) : 2.0;
+    return testing::fuzz_seconds(2.0);
 }
 
 std::string mutate(std::string s, std::mt19937& rng) {

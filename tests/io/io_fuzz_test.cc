@@ -12,6 +12,7 @@
 #include "io/unpickler.h"
 #include "io/zip_reader.h"
 #include "io_test_util.h"
+#include "support/fuzz_env.h"
 
 namespace bge::io {
 namespace {
@@ -22,13 +23,7 @@ constexpr int kMinIterations = 200;
 const std::string kDataDir = std::string(BGE_TEST_DIR) + "/io/data/";
 
 double fuzz_seconds() {
-    const char* s = std::getenv("BGE_FUZZ_SECONDS");
-    return s ? std::atof(s) : 3.0;
-}
-
-uint64_t fuzz_seed() {
-    const char* s = std::getenv("BGE_FUZZ_SEED");
-    return s ? std::strtoull(s, nullptr, 0) : 0x5eed;
+    return testing::fuzz_seconds(3.0);
 }
 
 std::string mutate(const std::string& in, std::mt19937_64& rng) {
@@ -84,7 +79,7 @@ std::string mutate(const std::string& in, std::mt19937_64& rng) {
 // Runs `check(input, iteration)` on mutations of `seeds` until the time budget and the minimum count are spent.
 template <typename Check>
 void fuzz(const char* what, const std::vector<std::string>& seeds, Check check) {
-    const uint64_t seed = fuzz_seed();
+    const uint64_t seed = testing::fuzz_seed();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(fuzz_seconds());
     int64_t i = 0;
     int64_t n_ok = 0;
