@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <numeric>
+#include <string>
+#include <variant>
 
 #include "core/check.h"
+#include "model/output_check.h"
 
 namespace bge {
 
@@ -213,7 +216,14 @@ void Scheduler::work(size_t w) {
         }
         if (out.ok()) {
             for (size_t k = 0; k < batch.items.size(); ++k) {
-                batch.items[k].request->complete(batch.items[k].index, std::move((*out)[k]), end);
+                const BatchItem& item = batch.items[k];
+                // A non-finite output fails its request alone: the weights are at fault, not the worker.
+                if (Status s = std::visit([](const auto& o) { return check_finite(o); }, (*out)[k]); !s.ok()) {
+                    const bool several = item.request->sequences().size() > 1;
+                    item.request->fail(several ? s.with_context("input " + std::to_string(item.index)) : s);
+                    continue;
+                }
+                item.request->complete(item.index, std::move((*out)[k]), end);
             }
             lock.lock();
             continue;

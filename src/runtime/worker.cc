@@ -1,6 +1,5 @@
 #include "runtime/worker.h"
 
-#include "model/output_check.h"
 #include "runtime/model_runner.h"
 
 namespace bge {
@@ -17,16 +16,10 @@ StatusOr<std::vector<SeqOutput>> ModelWorker::run(const Batch& batch) {
     out.reserve(batch.items.size());
     if (runner_->info().kind == "reranker") {
         BGE_ASSIGN_OR_RETURN(std::vector<RerankScore> scores, runner_->rerank_batch(batch.packed));
-        for (RerankScore& s : scores) {
-            BGE_RETURN_IF_ERROR(check_finite(s));
-            out.emplace_back(s);
-        }
+        for (RerankScore& s : scores) out.emplace_back(s);
     } else {
         BGE_ASSIGN_OR_RETURN(std::vector<Embedding> embeddings, runner_->embed_batch(batch.packed, batch.outputs));
-        for (Embedding& e : embeddings) {
-            BGE_RETURN_IF_ERROR(check_finite(e));
-            out.emplace_back(std::move(e));
-        }
+        for (Embedding& e : embeddings) out.emplace_back(std::move(e));
     }
     return out;
 }

@@ -30,7 +30,7 @@ class Worker {
     virtual ~Worker() = default;
     virtual std::string name() const = 0;
     // One output per sequence of batch.packed, in order. An error marks this worker unhealthy; the batch
-    // is retried once on another worker.
+    // is retried once on another worker. Outputs may be non-finite: the scheduler fails their requests alone.
     virtual StatusOr<std::vector<SeqOutput>> run(const Batch& batch) = 0;
 };
 

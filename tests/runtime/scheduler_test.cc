@@ -1,10 +1,11 @@
 // The scheduler with a fake worker: order of outputs, splitting over batches, budgets, fairness
 // between requests, cancellation and deadlines (dropped before a worker sees them), the bounded
-// queue, and a failing worker's batch retried elsewhere.
+// queue, a failing worker's batch retried elsewhere, and a non-finite output failing its request alone.
 #include "runtime/scheduler.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <future>
 
 namespace bge {
@@ -255,6 +256,35 @@ TEST(SchedulerTest, WithoutAHealthyWorkerRequestsFail) {
     auto [late, late_answer] = make_request({5}, 0);
     scheduler->enqueue(late);
     EXPECT_EQ(late_answer.get().status.code(), StatusCode::kUnavailable);
+}
+
+// Tag 13's output is NaN, as damaged weights would give.
+class NonFiniteWorker : public FakeWorker {
+ public:
+    StatusOr<std::vector<SeqOutput>> run(const Batch& batch) override {
+        BGE_ASSIGN_OR_RETURN(std::vector<SeqOutput> out, FakeWorker::run(batch));
+        for (SeqOutput& o : out) {
+            auto& dense = std::get<Embedding>(o).dense;
+            if (dense[0] == 13) dense[0] = std::nanf("");
+        }
+        return out;
+    }
+};
+
+// A non-finite output fails its request alone, naming the input; other requests and the worker are fine.
+TEST(SchedulerTest, ANonFiniteOutputFailsItsRequestAlone) {
+    auto* worker = new NonFiniteWorker();
+    auto scheduler = make_scheduler(small_options(), {worker});
+    auto [bad, bad_answer] = make_request({4, 4}, 12);  // tags 12, 13
+    auto [good, good_answer] = make_request({4}, 20);
+    ASSERT_TRUE(scheduler->try_reserve(3));
+    scheduler->enqueue(bad);
+    scheduler->enqueue(good);
+    const Answer a = bad_answer.get();
+    EXPECT_EQ(a.status.code(), StatusCode::kDataLoss);
+    EXPECT_NE(a.status.message().find("input 1"), std::string::npos) << a.status.message();
+    EXPECT_TRUE(good_answer.get().status.ok());
+    EXPECT_TRUE(scheduler->healthy());
 }
 
 TEST(SchedulerTest, APartialBatchWaitsForCompanyAtMostMaxWait) {
