@@ -128,9 +128,11 @@ const Tokenizer& served_tokenizer(Engine& engine) {
     return engine.has_embedder() ? engine.embedder_tokenizer() : engine.reranker_tokenizer();
 }
 
-// Token ids of each input. Offsets and piece texts need the tokenizer's offsets API (not yet there):
-// `text` is "" and `start`/`stop` are null until then.
+// Each input's tokens as TEI gives them: the id, the input bytes it came from (`start`/`stop`, byte offsets through
+// normalization, as tokenizers reports them) and their text; template tokens (<s>, </s>) are special, with their
+// own text and no offsets.
 void tokenize(const CallPtr& call) {
+    constexpr int32_t kBos = 0, kEos = 2;  // XLM-R's <s> and </s> (DESIGN.md)
     auto body = body_or_reply(call);
     if (!body) return;
     BGE_OR_REPLY(std::vector<std::string> texts, call,
@@ -146,20 +148,24 @@ void tokenize(const CallPtr& call) {
     w.begin_array();
     int64_t tokens = 0;
     for (size_t i = 0; i < texts.size(); ++i) {
-        StatusOr<std::vector<int32_t>> ids = tokenizer.encode(texts[i], max_length);
-        if (!ids.ok()) return call->reply_status(ids.status().with_context("input " + std::to_string(i)));
-        size_t begin = 0, end = ids->size();
-        if (!add_special) {
-            begin = 1;
-            end -= 1;
-        }
-        tokens += static_cast<int64_t>(ids->size());
+        StatusOr<TokenizedText> t = tokenizer.encode_with_offsets(texts[i], max_length);
+        if (!t.ok()) return call->reply_status(t.status().with_context("input " + std::to_string(i)));
+        tokens += static_cast<int64_t>(t->ids.size());
         w.begin_array();
-        for (size_t k = begin; k < end; ++k) {
-            const int32_t id = (*ids)[k];
-            const bool special = id <= 3;  // <s> <pad> </s> <unk>
-            w.begin_object().key("id").value(id).key("text").value("").key("special").value(special);
-            w.key("start").null().key("stop").null().end_object();
+        for (size_t k = 0; k < t->ids.size(); ++k) {
+            const int32_t id = t->ids[k];
+            if (t->sequence[k] < 0) {
+                if (!add_special) continue;
+                const char* text = id == kBos ? "<s>" : id == kEos ? "</s>" : "";
+                w.begin_object().key("id").value(id).key("text").value(text).key("special").value(true);
+                w.key("start").null().key("stop").null().end_object();
+                continue;
+            }
+            const TokenOffset& o = t->offsets[k];
+            w.begin_object().key("id").value(id);
+            w.key("text").value(std::string_view(texts[i]).substr(o.start, o.end - o.start));
+            w.key("special").value(false).key("start").value(static_cast<int64_t>(o.start));
+            w.key("stop").value(static_cast<int64_t>(o.end)).end_object();
         }
         w.end_array();
     }

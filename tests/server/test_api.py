@@ -3,12 +3,13 @@ import base64
 import json
 import socket
 import struct
+import subprocess
 import unittest
 
 import jsonschema
 import openai
 
-from harness import Server, cli_embed
+from harness import BINARY, M3, Server, cli_embed
 
 ALL_ROUTES = [
     ("POST", "/v1/embeddings"), ("GET", "/v1/models"),
@@ -119,8 +120,15 @@ class ApiTest(unittest.TestCase):
         raw = self.server.post("/rerank", {"query": "panda", "texts": ["a"], "raw_scores": True}).json()
         self.assertFalse("text" in raw[0])
         tokens = self.server.post("/tokenize", {"inputs": ["hello world", "x"]}).json()
-        self.assertEqual(tokens[0][0], {"id": 0, "text": "", "special": True, "start": None, "stop": None})
-        self.assertEqual(tokens[0][-1]["id"], 2)
+        self.assertEqual(tokens[0][0], {"id": 0, "text": "<s>", "special": True, "start": None, "stop": None})
+        self.assertEqual(tokens[0][-1], {"id": 2, "text": "</s>", "special": True, "start": None, "stop": None})
+        # Offsets and ids as `bge tokenize --offsets` gives them (checked against tokenizers in tests/tokenizer).
+        cli = json.loads(subprocess.run([BINARY, "tokenize", "--offsets", "--model", M3],
+                                        input='"hello world"\n', capture_output=True, text=True, check=True).stdout)
+        self.assertEqual([t["id"] for t in tokens[0]], cli["ids"])
+        for t, (start, stop), seq in zip(tokens[0], cli["offsets"], cli["sequence"]):
+            if seq >= 0:
+                self.assertEqual((t["start"], t["stop"], t["text"]), (start, stop, "hello world"[start:stop]))
         info = self.server.get("/info").json()
         self.assertEqual(info["model_type"], {"embedding": {"pooling": "cls"}})
         self.assertEqual(info["max_input_length"], 128)
