@@ -79,6 +79,14 @@ class Server:
         self._close_pipes()
 
 
+def assert_close(test, got, want, what=""):
+    """Equal vectors up to 1e-5: bitwise on AVX-512, but oneDNN's AVX2 GEMMs round by batch size and thread
+    count. Another input's vector (a mixed-up answer) is far further away."""
+    test.assertEqual(len(got), len(want), what)
+    for k, (a, b) in enumerate(zip(got, want)):
+        test.assertAlmostEqual(a, b, delta=1e-5, msg=f"{what} [{k}]")
+
+
 def cli_embed(text):
     """The CLI's dense vector for `text` (bge embed), to compare with the server's."""
     out = subprocess.run([BINARY, "embed", "--model", M3, "--dense", "--quiet", "--threads", "1"],

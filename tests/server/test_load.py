@@ -1,4 +1,4 @@
-"""bge serve under load: 200 concurrent clients get bit-identical answers, overload is 429 with Retry-After
+"""bge serve under load: 200 concurrent clients get the answers of single requests (bitwise on AVX-512, 1e-5 on AVX2), overload is 429 with Retry-After
 (no lost or mixed-up answers), disconnecting clients and slow clients hurt nobody, SIGTERM drains."""
 import json
 import socket
@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from harness import Server, wait_for
+from harness import Server, assert_close, wait_for
 
 
 def text(i):
@@ -32,8 +32,8 @@ class ConcurrencyTest(unittest.TestCase):
                 results = list(pool.map(client, range(199)))
             for i, status, body in results:
                 self.assertEqual(status, 200)
-                self.assertEqual(body[0], single[i], f"client {i}")
-                self.assertEqual(body[1], single[i + 1], f"client {i}")
+                assert_close(self, body[0], single[i], f"client {i}")
+                assert_close(self, body[1], single[i + 1], f"client {i}")
             metrics = server.get("/metrics").text
             # Batching happened: fewer forward passes than inputs.
             batches = sum(float(l.split()[-1]) for l in metrics.splitlines() if l.startswith("bge_batches_total"))
@@ -64,7 +64,7 @@ class ConcurrencyTest(unittest.TestCase):
                 self.assertEqual(r.json()["error_type"], "overloaded")
                 self.assertIn("queue is full", r.json()["error"])
             for i, r in ok:
-                self.assertEqual(r.json()[0], reference[i])
+                assert_close(self, r.json()[0], reference[i], f"request {i}")
             self.assertEqual(server.stop(), 0)
 
 
