@@ -11,6 +11,9 @@
 #include <vector>
 
 #include "backend/cuda/cuda_linear.h"
+#ifdef BGE_HAVE_CUDNN
+#include "backend/cuda/cudnn_attention.h"
+#endif
 #include "backend/cuda/kernels/kernels.h"
 #include "core/check.h"
 #include "core/memory.h"
@@ -45,6 +48,7 @@ class CudaBackend final : public Backend {
         cudaSetDevice(device_);
         if (stream_) cudaStreamSynchronize(stream_);
         linear_.reset();
+        cudnn_ = nullptr;
         if (stream_) cudaStreamDestroy(stream_);
     }
 
@@ -73,14 +77,41 @@ class CudaBackend final : public Backend {
         BGE_RETURN_IF_ERROR(linear_->init(stream_));
         const char* generic = std::getenv("BGE_CUDA_GENERIC");
         force_generic_ = generic != nullptr && std::strcmp(generic, "1") == 0;
+        return init_attention();
+    }
+
+    // BGE_CUDA_ATTENTION: auto (cuDNN's fused SDPA from kCudnnMinLength tokens where cuDNN >= 9.15 loads, the own
+    // kernel below and elsewhere), flash (the own kernel only) or cudnn (cuDNN for every length: start-up fails
+    // without it, and a shape it declines is an error; for tests).
+    Status init_attention() {
+        const char* env = std::getenv("BGE_CUDA_ATTENTION");
+        const std::string mode = env != nullptr ? env : "auto";
+        if (mode != "auto" && mode != "flash" && mode != "cudnn") {
+            return invalid_argument("BGE_CUDA_ATTENTION=" + mode + ": expected auto, flash or cudnn");
+        }
+        cudnn_only_ = mode == "cudnn";
+        if (mode == "flash" || force_generic_) {
+            attention_note_ = force_generic_ ? "generic kernels (BGE_CUDA_GENERIC=1)" : "own flash kernel";
+            return ok_status();
+        }
+        std::string why = "built without cuDNN headers";
+#ifdef BGE_HAVE_CUDNN
+        cudnn_ = cuda::CudnnAttention::open(stream_, &why);
+#endif
+        if (cudnn_ == nullptr && cudnn_only_) {
+            return failed_precondition(name() + ": BGE_CUDA_ATTENTION=cudnn but cuDNN cannot be used: " + why);
+        }
+        attention_note_ = cudnn_ == nullptr ? "own flash kernel (no cuDNN: " + why + ")" : cudnn_description();
         return ok_status();
     }
 
-    std::string name() const override { return "cuda:" + std::to_string(device_); }
+    std::string name() const override {
+        return "cuda:" + std::to_string(device_);
+    }
     std::string device_description() const override {
         return std::string(props_.name) + ", " + std::to_string(props_.multiProcessorCount) +
                " SMs, compute capability " + std::to_string(props_.major) + "." + std::to_string(props_.minor) +
-               (force_generic_ ? ", generic kernels (BGE_CUDA_GENERIC=1)" : "");
+               ", attention: " + attention_note_;
     }
     DeviceMemoryInfo memory_info() const override {
         size_t free = 0, total = 0;
@@ -88,8 +119,12 @@ class CudaBackend final : public Backend {
         if (cudaMemGetInfo(&free, &total) != cudaSuccess) cudaGetLastError();
         return {static_cast<int64_t>(total), static_cast<int64_t>(free), allocated_bytes_};
     }
-    DType activation_dtype() const override { return dtype_; }
-    bool grows_workspace() const override { return false; }  // no allocation once forwards run
+    DType activation_dtype() const override {
+        return dtype_;
+    }
+    bool grows_workspace() const override {
+        return false;
+    }  // no allocation once forwards run
 
     StatusOr<DeviceTensor> alloc(DType dtype, int64_t rows, int64_t cols) override {
         BGE_ASSIGN_OR_RETURN(const uint64_t bytes, tensor_bytes(dtype, rows, cols));
@@ -199,6 +234,7 @@ class CudaBackend final : public Backend {
         const int n_seqs = static_cast<int>(layout.cu_seqlens.size()) - 1;
         const int hidden = static_cast<int>(out.cols);
         const auto* cu = static_cast<const int32_t*>(layout.cu_seqlens_device.data);
+        if (cudnn_attention(qkv, layout, n_heads, out)) return;
         if (!force_generic_ && dtype_ != DType::kF32 && hidden / n_heads == 64) {
             cuda::launch_flash_attention(dtype_, qkv.data, cu, out.data, n_seqs, layout.max_seqlen, n_heads, hidden,
                                          stream_);
@@ -212,11 +248,49 @@ class CudaBackend final : public Backend {
     }
 
  private:
-    bool failed() const { return !error_.ok(); }
+    static constexpr int kCudnnMinLength = 128;  // shorter batches run faster on the own kernel (docs/performance.md)
+
+#ifdef BGE_HAVE_CUDNN
+    std::string cudnn_description() const {
+        return "cuDNN " + cudnn_->version() + " fused SDPA" +
+               (cudnn_only_ ? "" : " from " + std::to_string(kCudnnMinLength) + " tokens, own flash kernel below");
+    }
+    // Runs the batch through cuDNN where that is the choice; false where the caller runs its own kernel.
+    bool cudnn_attention(const Tensor& qkv, const SeqLayout& layout, int n_heads, const Tensor& out) {
+        if (cudnn_ == nullptr || dtype_ == DType::kF32 || (out.cols / n_heads) % 8 != 0 || out.cols / n_heads > 128 ||
+            (!cudnn_only_ && layout.max_seqlen < kCudnnMinLength)) {
+            return false;
+        }
+        StatusOr<bool> ran = cudnn_->run(qkv, layout, n_heads, out);
+        if (!ran.ok()) {
+            error_ = ran.status();
+        } else if (!*ran && cudnn_only_) {
+            error_ = unimplemented(name() + " attention: cuDNN has no plan for " +
+                                   std::to_string(layout.cu_seqlens.size() - 1) + " sequences of up to " +
+                                   std::to_string(layout.max_seqlen) + " tokens");
+        } else if (*ran) {
+            check_launch("cuDNN attention");
+        }
+        return !ran.ok() || *ran || cudnn_only_;
+    }
+#else
+    std::string cudnn_description() const {
+        return "";
+    }
+    bool cudnn_attention(const Tensor&, const SeqLayout&, int, const Tensor&) {
+        return false;
+    }
+#endif
+
+    bool failed() const {
+        return !error_.ok();
+    }
     void record(cudaError_t e, const char* what) {
         if (e != cudaSuccess && error_.ok()) error_ = cuda_status(e, name() + " " + what);
     }
-    void check_launch(const char* what) { record(cudaGetLastError(), what); }
+    void check_launch(const char* what) {
+        record(cudaGetLastError(), what);
+    }
 
     int device_;
     DType dtype_;
@@ -224,6 +298,13 @@ class CudaBackend final : public Backend {
     cudaStream_t stream_ = nullptr;
     std::unique_ptr<cuda::LinearRunner> linear_;
     bool force_generic_ = false;
+#ifdef BGE_HAVE_CUDNN
+    std::unique_ptr<cuda::CudnnAttention> cudnn_;  // null where cuDNN is not used
+#else
+    std::nullptr_t cudnn_ = nullptr;
+#endif
+    bool cudnn_only_ = false;
+    std::string attention_note_;
     int64_t allocated_bytes_ = 0;
     Status error_;  // the first failure; sticks
 };

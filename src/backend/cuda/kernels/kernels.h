@@ -33,4 +33,10 @@ void launch_flash_attention(DType dtype, const void* qkv, const int32_t* cu_seql
 bool launch_generic_attention(DType dtype, const void* qkv, const int32_t* cu_seqlens, void* out, int n_seqs,
                               int max_seqlen, int n_heads, int hidden, cudaStream_t stream);
 
+// ragged_layout.cu: for sequences [first, first + n) of cu_seqlens, padded with empty ones to `bucket`:
+// seq_len [bucket] (lengths), qkv_offsets and out_offsets [bucket + 1] (element offsets of each sequence's first
+// row from the chunk's first row, rows of qkv_row and out_row elements).
+void launch_ragged_layout(const int32_t* cu_seqlens, int first, int n, int bucket, int64_t qkv_row, int64_t out_row,
+                          int32_t* seq_len, int32_t* qkv_offsets, int32_t* out_offsets, cudaStream_t stream);
+
 }  // namespace bge::cuda
