@@ -46,6 +46,9 @@ struct DeviceTensor {
     Tensor view;
 };
 
+// Host memory made by Backend::alloc_host for copies to and from the device; its view's data is a host pointer.
+using HostTensor = DeviceTensor;
+
 enum class Activation { kNone, kGelu /* exact erf GELU */, kTanh };
 
 // Where a packed batch's sequences start: the host offsets (for launch planning) and the same offsets in
@@ -88,7 +91,12 @@ class Backend {
     // Memory. A size that overflows or that the device cannot hold is kResourceExhausted naming the bytes;
     // an ok result is never null.
     virtual StatusOr<DeviceTensor> alloc(DType dtype, int64_t rows, int64_t cols) = 0;
-    virtual void copy_to_device(const void* host, const Tensor& dst) = 0;  // dst.bytes() bytes
+    // Host memory that copies run from and into at full speed (page-locked on a GPU: copies from it are
+    // asynchronous); plain memory on the CPU. Same errors as alloc.
+    virtual StatusOr<HostTensor> alloc_host(DType dtype, int64_t rows, int64_t cols) = 0;
+    // dst.bytes() bytes. From alloc_host memory the copy may still be running when this returns: leave the host
+    // bytes unchanged until the next copy_to_host or synchronize.
+    virtual void copy_to_device(const void* host, const Tensor& dst) = 0;
     // Waits for the queued work, then copies src.bytes() bytes. Check synchronize() before using them.
     virtual void copy_to_host(const Tensor& src, void* host) = 0;
     // Uploads fp32 host data [rows, cols] as a tensor of `dtype` (F32 or the activation dtype).

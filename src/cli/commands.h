@@ -42,11 +42,11 @@ int run_score(const CommonOptions& options, std::array<float, 3> weights);
 int run_info(const CommonOptions& options, bool check_weights);
 
 struct BenchOptions {
-    int tokens = 512;    // tokens per input
-    int batch = 1;       // inputs per call
-    int iterations = 5;  // timed calls
-    int warmup = 1;      // untimed calls first
-    int mixed = 0;       // > 0: that many embedder inputs of 16..tokens tokens (uniform) in one call
+    std::vector<int> tokens{512};  // tokens per input, one shape each
+    std::vector<int> batch{1};     // inputs per call, one shape each (with every tokens value)
+    int iterations = 5;            // timed calls
+    int warmup = 1;                // untimed calls first
+    int mixed = 0;                 // > 0: that many embedder inputs of 16..tokens tokens (uniform) in one call
 };
 int run_bench(const CommonOptions& options, const BenchOptions& bench);
 

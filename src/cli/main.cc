@@ -115,8 +115,12 @@ int main(int argc, char** argv) {
     BenchOptions bench_options;
     auto* bench = app.add_subcommand("bench", "times embed (or rerank) on synthetic inputs; prints a table and JSON");
     add_model_options(bench, o, true);
-    bench->add_option("--tokens", bench_options.tokens, "tokens per input")->check(CLI::PositiveNumber);
-    bench->add_option("--batch", bench_options.batch, "inputs per call")->check(CLI::PositiveNumber);
+    bench->add_option("--tokens", bench_options.tokens, "tokens per input (a comma list: one shape each)")
+        ->delimiter(',')
+        ->check(CLI::PositiveNumber);
+    bench->add_option("--batch", bench_options.batch, "inputs per call (a comma list: one shape each)")
+        ->delimiter(',')
+        ->check(CLI::PositiveNumber);
     bench->add_option("--iterations", bench_options.iterations, "timed calls")->check(CLI::Range(1, kMaxRepeats));
     bench->add_option("--warmup", bench_options.warmup, "untimed calls first")->check(CLI::Range(0, kMaxRepeats));
     bench->add_option("--mixed", bench_options.mixed, "embedder: N inputs of 16..tokens tokens (uniform) per call")

@@ -3,7 +3,6 @@
 #include <cmath>
 #include <map>
 
-#include "core/memory.h"
 #include "model/vector_math.h"
 #include "model/weight_reader.h"
 #include "tokenizer/xlmr_tokenizer.h"
@@ -48,17 +47,14 @@ StatusOr<std::unique_ptr<M3Heads>> M3Heads::load(const io::TensorMap* sparse, co
 StatusOr<M3Heads::Workspace> M3Heads::make_workspace(int64_t max_tokens) const {
     Workspace ws;
     BGE_ASSIGN_OR_RETURN(ws.cls, backend_.alloc(DType::kF32, max_tokens, hidden_));
-    BGE_RETURN_IF_ERROR(
-        resize_or_error(ws.cls_host, static_cast<size_t>(max_tokens * hidden_), "the dense head's output"));
+    BGE_ASSIGN_OR_RETURN(ws.cls_host, backend_.alloc_host(DType::kF32, max_tokens, hidden_));
     if (sparse_) {
         BGE_ASSIGN_OR_RETURN(ws.sparse, backend_.alloc(DType::kF32, max_tokens, 1));
-        BGE_RETURN_IF_ERROR(
-            resize_or_error(ws.sparse_host, static_cast<size_t>(max_tokens), "the sparse head's output"));
+        BGE_ASSIGN_OR_RETURN(ws.sparse_host, backend_.alloc_host(DType::kF32, max_tokens, 1));
     }
     if (colbert_) {
         BGE_ASSIGN_OR_RETURN(ws.colbert, backend_.alloc(DType::kF32, max_tokens, colbert_dim()));
-        BGE_RETURN_IF_ERROR(resize_or_error(ws.colbert_host, static_cast<size_t>(max_tokens * colbert_dim()),
-                                            "the ColBERT head's output"));
+        BGE_ASSIGN_OR_RETURN(ws.colbert_host, backend_.alloc_host(DType::kF32, max_tokens, colbert_dim()));
     }
     return ws;
 }
@@ -71,17 +67,17 @@ Status M3Heads::compute(const PackedBatch& batch, const Tensor& hidden, const Te
     if (options.dense) {
         const Tensor cls = ws.cls.view.row_slice(0, n_seqs);  // F32 [n_seqs, hidden]
         backend_.gather_rows(hidden, seq_starts, cls);
-        backend_.copy_to_host(cls, ws.cls_host.data());
+        backend_.copy_to_host(cls, ws.cls_host.view.data);
     }
     if (options.sparse) {
         const Tensor sparse = ws.sparse.view.row_slice(0, n);  // F32 [n, 1]
         backend_.linear(hidden, *sparse_, Activation::kNone, sparse);
-        backend_.copy_to_host(sparse, ws.sparse_host.data());
+        backend_.copy_to_host(sparse, ws.sparse_host.view.data);
     }
     if (options.colbert) {
         const Tensor colbert = ws.colbert.view.row_slice(0, n);  // F32 [n, colbert_dim]
         backend_.linear(hidden, *colbert_, Activation::kNone, colbert);
-        backend_.copy_to_host(colbert, ws.colbert_host.data());
+        backend_.copy_to_host(colbert, ws.colbert_host.view.data);
     }
     BGE_RETURN_IF_ERROR(backend_.synchronize());
     out.resize(n_seqs);
@@ -91,7 +87,7 @@ Status M3Heads::compute(const PackedBatch& batch, const Tensor& hidden, const Te
         const int32_t len = batch.seq_length(s);
         e.n_tokens = len;
         if (options.dense) {
-            const float* cls = ws.cls_host.data() + static_cast<int64_t>(s) * hidden_;
+            const float* cls = static_cast<const float*>(ws.cls_host.view.data) + static_cast<int64_t>(s) * hidden_;
             e.dense.assign(cls, cls + hidden_);
             l2_normalize(e.dense.data(), hidden_);
         }
@@ -100,7 +96,7 @@ Status M3Heads::compute(const PackedBatch& batch, const Tensor& hidden, const Te
             std::map<int32_t, float> weights;
             for (int32_t t = begin; t < begin + len; ++t) {
                 const int32_t id = batch.input_ids[t];
-                const float w = ws.sparse_host[t];
+                const float w = static_cast<const float*>(ws.sparse_host.view.data)[t];
                 // A non-finite value (relu(-inf) included) is kept, and stays, so that the output check reports it.
                 if (is_special(id) || (w <= 0 && std::isfinite(w))) continue;
                 auto [it, inserted] = weights.emplace(id, w);
@@ -112,7 +108,8 @@ Status M3Heads::compute(const PackedBatch& batch, const Tensor& hidden, const Te
         if (options.colbert) {
             // Tokens 1..len-1: <s> dropped, the final </s> kept (FlagEmbedding's colbert_vecs[:n-1]).
             e.colbert_dim = dim;
-            const float* first = ws.colbert_host.data() + static_cast<int64_t>(begin + 1) * dim;
+            const float* first =
+                static_cast<const float*>(ws.colbert_host.view.data) + static_cast<int64_t>(begin + 1) * dim;
             const int64_t count = static_cast<int64_t>(len - 1) * dim;
             e.colbert.assign(first, first + count);
             for (int32_t r = 0; r + 1 < len; ++r) l2_normalize(e.colbert.data() + static_cast<int64_t>(r) * dim, dim);
@@ -135,7 +132,7 @@ StatusOr<ClassifierHead::Workspace> ClassifierHead::make_workspace(int64_t max_s
     BGE_ASSIGN_OR_RETURN(ws.cls, backend_.alloc(backend_.activation_dtype(), max_seqs, hidden_));
     BGE_ASSIGN_OR_RETURN(ws.pooled, backend_.alloc(backend_.activation_dtype(), max_seqs, hidden_));
     BGE_ASSIGN_OR_RETURN(ws.logits, backend_.alloc(DType::kF32, max_seqs, 1));
-    BGE_RETURN_IF_ERROR(resize_or_error(ws.host, static_cast<size_t>(max_seqs), "the classifier's logits"));
+    BGE_ASSIGN_OR_RETURN(ws.host, backend_.alloc_host(DType::kF32, max_seqs, 1));
     return ws;
 }
 
@@ -148,9 +145,10 @@ StatusOr<std::vector<float>> ClassifierHead::logits(const Tensor& hidden, const 
     backend_.gather_rows(hidden, seq_starts, cls);
     backend_.linear(cls, *dense_, Activation::kTanh, pooled);
     backend_.linear(pooled, *out_proj_, Activation::kNone, logits);
-    backend_.copy_to_host(logits, ws.host.data());
+    backend_.copy_to_host(logits, ws.host.view.data);
     BGE_RETURN_IF_ERROR(backend_.synchronize());
-    return std::vector<float>(ws.host.begin(), ws.host.begin() + n_seqs);
+    const auto* host = static_cast<const float*>(ws.host.view.data);
+    return std::vector<float>(host, host + n_seqs);
 }
 
 }  // namespace bge

@@ -27,12 +27,12 @@ class M3Heads {
     int colbert_dim() const { return colbert_ ? static_cast<int>(colbert_->out_features) : 0; }
 
     struct Workspace {
-        DeviceTensor cls;                 // F32 [max_tokens, hidden] each sequence's <s> row
-        DeviceTensor sparse;              // F32 [max_tokens, 1] w·h_t + b per token
-        DeviceTensor colbert;             // F32 [max_tokens, colbert_dim]
-        std::vector<float> cls_host;      // F32 [max_tokens, hidden]
-        std::vector<float> sparse_host;   // F32 [max_tokens]
-        std::vector<float> colbert_host;  // F32 [max_tokens, colbert_dim]
+        DeviceTensor cls;         // F32 [max_tokens, hidden] each sequence's <s> row
+        DeviceTensor sparse;      // F32 [max_tokens, 1] w·h_t + b per token
+        DeviceTensor colbert;     // F32 [max_tokens, colbert_dim]
+        HostTensor cls_host;      // F32 [max_tokens, hidden]
+        HostTensor sparse_host;   // F32 [max_tokens, 1]
+        HostTensor colbert_host;  // F32 [max_tokens, colbert_dim]
     };
     // Allocation failure is kResourceExhausted naming the bytes.
     StatusOr<Workspace> make_workspace(int64_t max_tokens) const;
@@ -57,10 +57,10 @@ class ClassifierHead {
     static StatusOr<std::unique_ptr<ClassifierHead>> load(const io::TensorMap& tensors, int hidden, Backend& backend);
 
     struct Workspace {
-        DeviceTensor cls;         // [max_seqs, hidden] activation dtype
-        DeviceTensor pooled;      // [max_seqs, hidden] tanh(dense(cls))
-        DeviceTensor logits;      // F32 [max_seqs, 1]
-        std::vector<float> host;  // F32 [max_seqs]
+        DeviceTensor cls;     // [max_seqs, hidden] activation dtype
+        DeviceTensor pooled;  // [max_seqs, hidden] tanh(dense(cls))
+        DeviceTensor logits;  // F32 [max_seqs, 1]
+        HostTensor host;      // F32 [max_seqs, 1]
     };
     // Allocation failure is kResourceExhausted naming the bytes.
     StatusOr<Workspace> make_workspace(int64_t max_seqs) const;

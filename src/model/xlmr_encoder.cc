@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "core/check.h"
-#include "core/memory.h"
 
 namespace bge {
 namespace {
@@ -94,7 +93,9 @@ StatusOr<EncoderWorkspace> XlmrEncoder::make_workspace(int64_t max_tokens) const
     BGE_ASSIGN_OR_RETURN(ws.qkv, backend_.alloc(t, max_tokens, 3 * h));
     BGE_ASSIGN_OR_RETURN(ws.context, backend_.alloc(t, max_tokens, h));
     BGE_ASSIGN_OR_RETURN(ws.ffn, backend_.alloc(t, std::min(max_tokens, kFfnChunkTokens), config_.intermediate_size));
-    BGE_RETURN_IF_ERROR(resize_or_error(ws.host_position_ids, static_cast<size_t>(max_tokens), "position ids"));
+    BGE_ASSIGN_OR_RETURN(ws.host_ids, backend_.alloc_host(DType::kI32, max_tokens, 1));
+    BGE_ASSIGN_OR_RETURN(ws.host_position_ids, backend_.alloc_host(DType::kI32, max_tokens, 1));
+    BGE_ASSIGN_OR_RETURN(ws.host_cu_seqlens, backend_.alloc_host(DType::kI32, max_tokens + 1, 1));
     return ws;
 }
 
@@ -103,19 +104,23 @@ Tensor XlmrEncoder::forward(const PackedBatch& batch, EncoderWorkspace& ws) cons
     BGE_CHECK(n > 0 && n <= ws.max_tokens);
     for (int32_t id : batch.input_ids) BGE_CHECK(id >= 0 && id < config_.vocab_size);
     // XLM-R positions count from padding_idx + 1 within each sequence.
+    auto* host_positions = static_cast<int32_t*>(ws.host_position_ids.view.data);
     for (int32_t s = 0; s < batch.n_seqs(); ++s) {
         BGE_CHECK(batch.seq_length(s) <= config_.max_input_length());
         for (int32_t i = 0; i < batch.seq_length(s); ++i) {
-            ws.host_position_ids[batch.seq_begin(s) + i] = config_.pad_token_id + 1 + i;
+            host_positions[batch.seq_begin(s) + i] = config_.pad_token_id + 1 + i;
         }
     }
+    // The last forward's copies are done (its outputs were copied back), so the staging buffers are free.
+    std::copy(batch.input_ids.begin(), batch.input_ids.end(), static_cast<int32_t*>(ws.host_ids.view.data));
+    std::copy(batch.cu_seqlens.begin(), batch.cu_seqlens.end(), static_cast<int32_t*>(ws.host_cu_seqlens.view.data));
     const Tensor ids = ws.ids.view.row_slice(0, n);                 // I32 [n, 1]
     const Tensor positions = ws.position_ids.view.row_slice(0, n);  // I32 [n, 1]
     SeqLayout layout{batch.cu_seqlens, ws.cu_seqlens.view.row_slice(0, batch.n_seqs() + 1), 0};
     for (int32_t s = 0; s < batch.n_seqs(); ++s) layout.max_seqlen = std::max(layout.max_seqlen, batch.seq_length(s));
-    backend_.copy_to_device(batch.input_ids.data(), ids);
-    backend_.copy_to_device(ws.host_position_ids.data(), positions);
-    backend_.copy_to_device(batch.cu_seqlens.data(), layout.cu_seqlens_device);
+    backend_.copy_to_device(ws.host_ids.view.data, ids);
+    backend_.copy_to_device(ws.host_position_ids.view.data, positions);
+    backend_.copy_to_device(ws.host_cu_seqlens.view.data, layout.cu_seqlens_device);
 
     Tensor x = ws.x.view.row_slice(0, n);                    // [n, hidden]
     Tensor y = ws.y.view.row_slice(0, n);                    // [n, hidden]

@@ -19,15 +19,17 @@ inline constexpr int64_t kFfnChunkTokens = 8192;
 
 struct EncoderWorkspace {
     int64_t max_tokens = 0;
-    DeviceTensor ids;           // I32 [max_tokens, 1]
-    DeviceTensor position_ids;  // I32 [max_tokens, 1]
-    DeviceTensor cu_seqlens;    // I32 [max_tokens + 1, 1]: every sequence has at least one token
-    DeviceTensor x;             // [max_tokens, hidden] the running hidden state
-    DeviceTensor y;             // [max_tokens, hidden] sub-layer output, swapped with x after each LayerNorm
-    DeviceTensor qkv;           // [max_tokens, 3 * hidden]
-    DeviceTensor context;       // [max_tokens, hidden] attention output before Wo
-    DeviceTensor ffn;           // [min(max_tokens, kFfnChunkTokens), intermediate]
-    std::vector<int32_t> host_position_ids;
+    DeviceTensor ids;              // I32 [max_tokens, 1]
+    DeviceTensor position_ids;     // I32 [max_tokens, 1]
+    DeviceTensor cu_seqlens;       // I32 [max_tokens + 1, 1]: every sequence has at least one token
+    DeviceTensor x;                // [max_tokens, hidden] the running hidden state
+    DeviceTensor y;                // [max_tokens, hidden] sub-layer output, swapped with x after each LayerNorm
+    DeviceTensor qkv;              // [max_tokens, 3 * hidden]
+    DeviceTensor context;          // [max_tokens, hidden] attention output before Wo
+    DeviceTensor ffn;              // [min(max_tokens, kFfnChunkTokens), intermediate]
+    HostTensor host_ids;           // I32 [max_tokens, 1] staging for the copies to the device
+    HostTensor host_position_ids;  // I32 [max_tokens, 1]
+    HostTensor host_cu_seqlens;    // I32 [max_tokens + 1, 1]
 };
 
 class XlmrEncoder {

@@ -33,6 +33,9 @@ class CpuBackend final : public Backend {
     DType activation_dtype() const override { return DType::kF32; }
     bool grows_workspace() const override { return true; }
 
+    StatusOr<HostTensor> alloc_host(DType dtype, int64_t rows, int64_t cols) override {
+        return alloc(dtype, rows, cols);  // the CPU's memory is the host's
+    }
     StatusOr<DeviceTensor> alloc(DType dtype, int64_t rows, int64_t cols) override {
         BGE_ASSIGN_OR_RETURN(const uint64_t bytes, tensor_bytes(dtype, rows, cols));
         const std::string what = tensor_description(dtype, rows, cols);
@@ -114,17 +117,28 @@ class CpuBackend final : public Backend {
 
 const char* onednn_isa_name(dnnl_cpu_isa_t isa) {
     switch (isa) {
-        case dnnl_cpu_isa_sse41: return "sse41";
-        case dnnl_cpu_isa_avx: return "avx";
-        case dnnl_cpu_isa_avx2: return "avx2";
-        case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
-        case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
-        case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
-        case dnnl_cpu_isa_avx512_core: return "avx512_core";
-        case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
-        case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
-        case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
-        default: return "baseline";
+        case dnnl_cpu_isa_sse41:
+            return "sse41";
+        case dnnl_cpu_isa_avx:
+            return "avx";
+        case dnnl_cpu_isa_avx2:
+            return "avx2";
+        case dnnl_cpu_isa_avx2_vnni:
+            return "avx2_vnni";
+        case dnnl_cpu_isa_avx512_mic:
+            return "avx512_mic";
+        case dnnl_cpu_isa_avx512_mic_4ops:
+            return "avx512_mic_4ops";
+        case dnnl_cpu_isa_avx512_core:
+            return "avx512_core";
+        case dnnl_cpu_isa_avx512_core_vnni:
+            return "avx512_core_vnni";
+        case dnnl_cpu_isa_avx512_core_bf16:
+            return "avx512_core_bf16";
+        case dnnl_cpu_isa_avx512_core_amx:
+            return "avx512_core_amx";
+        default:
+            return "baseline";
     }
 }
 

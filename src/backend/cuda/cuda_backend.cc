@@ -147,6 +147,21 @@ class CudaBackend final : public Backend {
                                          }),
                             Tensor{p, dtype, rows, cols}};
     }
+    StatusOr<HostTensor> alloc_host(DType dtype, int64_t rows, int64_t cols) override {
+        BGE_ASSIGN_OR_RETURN(const uint64_t bytes, tensor_bytes(dtype, rows, cols));
+        void* p = nullptr;
+        cudaSetDevice(device_);
+        if (bytes > 0 && cudaHostAlloc(&p, bytes, cudaHostAllocDefault) != cudaSuccess) {
+            cudaGetLastError();
+            return resource_exhausted(name() + ": allocating " + std::to_string(bytes) +
+                                      " bytes of page-locked host memory failed");
+        }
+        return HostTensor{DeviceMemory(p,
+                                       [](void* q) {
+                                           if (q != nullptr) cudaFreeHost(q);
+                                       }),
+                          Tensor{p, dtype, rows, cols}};
+    }
     void copy_to_device(const void* host, const Tensor& dst) override {
         if (dst.bytes() == 0 || failed()) return;
         record(cudaMemcpyAsync(dst.data, host, dst.bytes(), cudaMemcpyHostToDevice, stream_), "copy to device");
