@@ -36,13 +36,25 @@ Status for_input(const Status& s, const char* noun, size_t i, size_t n) {
     return n > 1 ? s.with_context(noun + (" " + std::to_string(i))) : s;
 }
 
-// Tokenizes inputs [0, n) with encode(i) -> StatusOr<ids>, in contiguous chunks of at least 64 inputs on up to 16
-// threads (tokenizing was a third of a batched GPU call on one thread). The error of the lowest failing input wins,
-// as a sequential loop would report it.
+// Tokenizes inputs [0, n) of `bytes` bytes in all with encode(i) -> StatusOr<ids>, in contiguous chunks on up to 16
+// threads, one per 4 KiB of text at most (tokenizing was a third of a batched GPU call on one thread). The error
+// of the lowest failing input wins, as a sequential loop would report it.
+size_t total_bytes(std::span<const std::string> texts) {
+    size_t n = 0;
+    for (const std::string& t : texts) n += t.size();
+    return n;
+}
+size_t total_bytes(std::span<const TextPair> pairs) {
+    size_t n = 0;
+    for (const TextPair& p : pairs) n += p.query.size() + p.passage.size();
+    return n;
+}
+
 template <typename Encode>
-StatusOr<std::vector<std::vector<int32_t>>> encode_all(size_t n, const char* noun, Encode&& encode) {
+StatusOr<std::vector<std::vector<int32_t>>> encode_all(size_t n, size_t bytes, const char* noun, Encode&& encode) {
     std::vector<std::vector<int32_t>> out(n);
-    const size_t n_threads = std::min<size_t>({std::max(1u, std::thread::hardware_concurrency()), 16, (n + 63) / 64});
+    const size_t n_threads = std::min<size_t>(
+        {std::max(1u, std::thread::hardware_concurrency()), 16, n, std::max<size_t>(1, bytes / (4 << 10))});
     std::vector<Status> errors(std::max<size_t>(n_threads, 1));
     std::vector<size_t> error_at(errors.size(), n);
     const auto work = [&](size_t t) {
@@ -293,9 +305,9 @@ StatusOr<std::vector<Embedding>> ModelRunner::embed(std::span<const std::string>
 StatusOr<std::vector<Embedding>> ModelRunner::embed_unchecked(std::span<const std::string> texts,
                                                               const EmbedOptions& options) {
     BGE_RETURN_IF_ERROR(check_outputs(options));
-    BGE_ASSIGN_OR_RETURN(std::vector<std::vector<int32_t>> sequences, encode_all(texts.size(), "text", [&](size_t i) {
-                             return tokenizer_->encode(texts[i], options.max_length);
-                         }));
+    BGE_ASSIGN_OR_RETURN(std::vector<std::vector<int32_t>> sequences,
+                         encode_all(texts.size(), total_bytes(texts), "text",
+                                    [&](size_t i) { return tokenizer_->encode(texts[i], options.max_length); }));
     std::vector<Embedding> result(texts.size());
     BGE_RETURN_IF_ERROR(for_each_batch(sequences, [&](const PackedBatch& batch, const std::vector<size_t>& members) {
         BGE_ASSIGN_OR_RETURN(std::vector<Embedding> batch_out, embed_batch(batch, options));
@@ -315,7 +327,8 @@ StatusOr<std::vector<RerankScore>> ModelRunner::rerank(std::span<const TextPair>
 }
 
 StatusOr<std::vector<RerankScore>> ModelRunner::rerank_unchecked(std::span<const TextPair> pairs, int max_length) {
-    BGE_ASSIGN_OR_RETURN(std::vector<std::vector<int32_t>> sequences, encode_all(pairs.size(), "pair", [&](size_t i) {
+    BGE_ASSIGN_OR_RETURN(std::vector<std::vector<int32_t>> sequences,
+                         encode_all(pairs.size(), total_bytes(pairs), "pair", [&](size_t i) {
                              return tokenizer_->encode_pair(pairs[i].query, pairs[i].passage, max_length);
                          }));
     std::vector<RerankScore> result(pairs.size());

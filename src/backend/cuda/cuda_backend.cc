@@ -263,7 +263,7 @@ class CudaBackend final : public Backend {
     }
 
  private:
-    static constexpr int kCudnnMinLength = 128;  // shorter batches run faster on the own kernel (docs/performance.md)
+    static constexpr int kCudnnMinLength = 256;  // shorter batches run as fast on the own kernel (docs/performance.md)
 
 #ifdef BGE_HAVE_CUDNN
     std::string cudnn_description() const {
