@@ -13,13 +13,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "backend/cuda/cuda_backend.h"
 #include "bge/engine.h"
+#include "support/golden_reference.h"
 
 namespace bge {
 namespace {
@@ -35,12 +35,6 @@ Bounds bounds(const std::string& dtype) {
     if (dtype == "fp16") return {1e-5, 5e-3, 5e-2, 2e-3};
     if (dtype == "bf16") return {1e-3, 5e-2, 4e-1, 1e-2};
     return {1e-8, 1e-4, 1e-4, 1e-6};
-}
-
-nlohmann::json read_reference(const std::string& model) {
-    std::ifstream in(kGolden + model + "/reference.json");
-    EXPECT_TRUE(in.good()) << "missing " << kGolden << model << "/reference.json";
-    return nlohmann::json::parse(in);
 }
 
 double cosine(const float* a, const nlohmann::json& b, size_t n) {
@@ -72,15 +66,13 @@ TEST_P(CudaEmbedderGolden, OutputsMatchReference) {
     if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
     const auto& [fixture, dtype] = GetParam();
     const Bounds b = bounds(dtype);
-    const auto ref = read_reference(fixture);
+    const auto ref = test::read_golden_reference(fixture);
     auto embedder = Embedder::open(kGolden + fixture, cuda_options(dtype));
     ASSERT_TRUE(embedder.ok()) << embedder.status().to_string();
-    std::map<int, std::vector<size_t>> by_length;
-    for (size_t i = 0; i < ref["embed"].size(); ++i) by_length[ref["embed"][i]["max_length"].get<int>()].push_back(i);
+    const std::map<int, std::vector<size_t>> by_length = test::embed_groups(ref);
     double worst_cos = 1, worst_sparse = 0;
     for (const auto& [max_length, entries] : by_length) {
-        std::vector<std::string> texts;
-        for (size_t i : entries) texts.push_back(ref["embed"][i]["text"].get<std::string>());
+        const std::vector<std::string> texts = test::embed_texts(ref, entries);
         EmbedOptions options;
         options.max_length = max_length;
         auto out = (*embedder)->embed(texts, options);
@@ -114,7 +106,7 @@ TEST_P(CudaEmbedderGolden, OutputsMatchReference) {
 TEST_P(CudaEmbedderGolden, BatchInvariance) {
     if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
     const auto& [fixture, dtype] = GetParam();
-    const auto ref = read_reference(fixture);
+    const auto ref = test::read_golden_reference(fixture);
     auto embedder = Embedder::open(kGolden + fixture, cuda_options(dtype));
     ASSERT_TRUE(embedder.ok()) << embedder.status().to_string();
     std::vector<std::string> texts;
@@ -142,7 +134,7 @@ TEST_P(CudaEmbedderGolden, BatchInvariance) {
 TEST_P(CudaEmbedderGolden, LargeBatchMatchesSmallBatches) {
     if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
     const auto& [fixture, dtype] = GetParam();
-    const auto ref = read_reference(fixture);
+    const auto ref = test::read_golden_reference(fixture);
     EngineOptions large = cuda_options(dtype);
     large.max_batch_tokens = 20000;
     auto big = Embedder::open(kGolden + fixture, large);
@@ -203,7 +195,7 @@ class CudaRerankerGolden : public ::testing::TestWithParam<Param> {};
 TEST_P(CudaRerankerGolden, LogitsMatchReference) {
     if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
     const auto& [fixture, dtype] = GetParam();
-    const auto ref = read_reference(fixture);
+    const auto ref = test::read_golden_reference(fixture);
     auto reranker = Reranker::open(kGolden + fixture, cuda_options(dtype));
     ASSERT_TRUE(reranker.ok()) << reranker.status().to_string();
     std::map<int, std::vector<size_t>> by_length;

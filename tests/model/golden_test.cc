@@ -3,25 +3,19 @@
 // Tolerance: 1e-4 absolute on every float; token ids and sparse id sets must be identical.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
 #include "bge/engine.h"
+#include "support/golden_reference.h"
 
 namespace bge {
 namespace {
 
 constexpr double kTolerance = 1e-4;
 
-const std::string kGolden = std::string(BGE_TEST_DIR) + "/golden/";
-
-nlohmann::json read_reference(const std::string& model) {
-    std::ifstream in(kGolden + model + "/reference.json");
-    EXPECT_TRUE(in.good()) << "missing " << kGolden << model << "/reference.json";
-    return nlohmann::json::parse(in);
-}
+const std::string& kGolden = test::kGoldenDir;
 
 void expect_near_vector(const std::vector<float>& got, const nlohmann::json& want, const std::string& what) {
     ASSERT_EQ(got.size(), want.size()) << what;
@@ -53,15 +47,13 @@ class EmbedderGolden : public ::testing::TestWithParam<std::string> {};
 // Every text: token ids, dense, sparse and colbert within tolerance; embedded in one mixed batch
 // per max_length, as callers do.
 TEST_P(EmbedderGolden, OutputsMatchReference) {
-    const auto ref = read_reference(GetParam());
+    const auto ref = test::read_golden_reference(GetParam());
     auto embedder = Embedder::open(kGolden + GetParam());
     ASSERT_TRUE(embedder.ok()) << embedder.status().to_string();
-    std::map<int, std::vector<size_t>> by_length;  // max_length -> entries
-    for (size_t i = 0; i < ref["embed"].size(); ++i) by_length[ref["embed"][i]["max_length"].get<int>()].push_back(i);
+    const std::map<int, std::vector<size_t>> by_length = test::embed_groups(ref);
     ASSERT_GE(by_length.size(), 2u) << "the fixture should cover the default and a truncating max_length";
     for (const auto& [max_length, entries] : by_length) {
-        std::vector<std::string> texts;
-        for (size_t i : entries) texts.push_back(ref["embed"][i]["text"].get<std::string>());
+        const std::vector<std::string> texts = test::embed_texts(ref, entries);
         EmbedOptions options;
         options.max_length = max_length;
         auto out = (*embedder)->embed(texts, options);
@@ -78,7 +70,7 @@ TEST_P(EmbedderGolden, OutputsMatchReference) {
 
 // The M3 scores of query/passage pairs, with the fixture's weights.
 TEST_P(EmbedderGolden, M3ScoresMatchReference) {
-    const auto ref = read_reference(GetParam());
+    const auto ref = test::read_golden_reference(GetParam());
     auto embedder = Embedder::open(kGolden + GetParam());
     ASSERT_TRUE(embedder.ok()) << embedder.status().to_string();
     const auto w = ref["weights"].get<std::vector<float>>();
@@ -101,7 +93,7 @@ TEST_P(EmbedderGolden, M3ScoresMatchReference) {
 
 // A text gives the same outputs alone as inside a mixed batch (1e-5: GEMM blocking may differ with n_tokens).
 TEST_P(EmbedderGolden, BatchInvariance) {
-    const auto ref = read_reference(GetParam());
+    const auto ref = test::read_golden_reference(GetParam());
     auto embedder = Embedder::open(kGolden + GetParam());
     ASSERT_TRUE(embedder.ok()) << embedder.status().to_string();
     std::vector<std::string> texts;
@@ -124,7 +116,7 @@ TEST_P(EmbedderGolden, BatchInvariance) {
 // The thread count (1, 2, 16 on any core count) changes only rounding: oneDNN's GEMMs may split their reduction
 // by thread count (its AVX2 kernels do), so results agree within 1e-5, not bitwise.
 TEST_P(EmbedderGolden, ThreadInvariance) {
-    const auto ref = read_reference(GetParam());
+    const auto ref = test::read_golden_reference(GetParam());
     std::vector<std::string> texts;
     for (const auto& e : ref["embed"]) texts.push_back(e["text"].get<std::string>());
     std::vector<Embedding> first;
@@ -158,7 +150,7 @@ class RerankerGolden : public ::testing::TestWithParam<std::string> {};
 
 // Pair ids (longest_first truncation), logits and sigmoid scores, pairs batched by max_length.
 TEST_P(RerankerGolden, ScoresMatchReference) {
-    const auto ref = read_reference(GetParam());
+    const auto ref = test::read_golden_reference(GetParam());
     auto reranker = Reranker::open(kGolden + GetParam());
     ASSERT_TRUE(reranker.ok()) << reranker.status().to_string();
     std::map<int, std::vector<size_t>> by_length;
