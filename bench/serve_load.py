@@ -32,7 +32,9 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 def start_server(args):
     cmd = [args.bge, "serve", "--model", args.model, "--port", "0", "--max-wait-us", str(args.max_wait_us),
-           "--max-client-batch", "1024", "--auto-truncate"]
+           "--max-client-batch", "1024", "--auto-truncate",
+           # A full batch of a large model can take a minute on a small CPU: no 504s, no idle keep-alive cut.
+           "--request-timeout", "3600", "--idle-timeout", "3600", "--shutdown-timeout", "600"]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -172,7 +174,7 @@ async def main():
                 rows[-1]["engine_inputs_per_s"] = engine_rate(args, int(c))
     finally:
         proc.terminate()
-        proc.wait(30)
+        proc.wait(900)
     print(f"model {args.model}, /v1/embeddings, one {args.tokens}-token input per request, {args.seconds:g} s per level\n")
     print("| clients | req/s | p50 ms | p99 ms | batch fill | worker busy | server CPU ms/req | forward ms "
           "| server overhead µs/req | overhead / forward |")

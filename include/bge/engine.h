@@ -80,8 +80,8 @@ class Tokenizer {
     ~Tokenizer();
     // max_length <= 0 means the model's default max length. Truncation keeps the head of a single text and is
     // longest_first for pairs; tokenizing stops once the kept tokens are known. keep_tail (Hugging Face's
-    // truncation_side "left", TEI's truncation_direction): the last tokens of each text are kept instead, at the
-    // cost of tokenizing the whole text.
+    // truncation_side "left", TEI's truncation_direction): the last tokens of each text are kept instead; the whole
+    // text is tokenized then (its time, not its memory: only about the kept tail is held).
     StatusOr<std::vector<int32_t>> encode(std::string_view text, int max_length = 0, bool keep_tail = false) const;
     StatusOr<std::vector<int32_t>> encode_pair(std::string_view a, std::string_view b, int max_length = 0,
                                                bool keep_tail = false) const;

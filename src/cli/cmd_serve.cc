@@ -1,6 +1,6 @@
-// bge serve: the HTTP server (src/server) over the serving engine. Listens first (GET /health answers
-// 503 while the models download and load), loads on --device and warms up, then serves; SIGTERM/SIGINT stop accepting, let the
-// requests in flight finish (at most --shutdown-timeout) and exit 0.
+// bge serve: the HTTP server (src/server) over the serving engine. Listens first (GET /health answers 503 while
+// the models download and load), loads on --device and warms up, then serves; SIGTERM/SIGINT stop accepting, let
+// the requests in flight finish (at most --shutdown-timeout) and exit 0.
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>

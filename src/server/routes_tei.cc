@@ -42,14 +42,15 @@ void embed(const CallPtr& call) {
             "FlagEmbedding defines it (the raw CLS vector is not an output)"));
     }
     const int64_t n = static_cast<int64_t>(f.texts.size());
-    submit_embed(call, text_inputs(std::move(f.texts)), {true, false, false, 0}, f.truncate,
-                 [call, n](EmbedResponse& r) {
-                     JsonWriter w;
-                     w.begin_array();
-                     for (const Embedding& e : r.embeddings) w.floats(e.dense);
-                     call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
-                 },
-                 f.keep_tail);
+    submit_embed(
+        call, text_inputs(std::move(f.texts)), {true, false, false, 0}, f.truncate,
+        [call, n](EmbedResponse& r) {
+            JsonWriter w;
+            w.begin_array();
+            for (const Embedding& e : r.embeddings) w.floats(e.dense);
+            call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
+        },
+        f.keep_tail);
 }
 
 void embed_sparse(const CallPtr& call) {
@@ -57,20 +58,21 @@ void embed_sparse(const CallPtr& call) {
     if (!body) return;
     BGE_OR_REPLY(EmbedFields f, call, embed_fields(call, *body));
     const int64_t n = static_cast<int64_t>(f.texts.size());
-    submit_embed(call, text_inputs(std::move(f.texts)), {false, true, false, 0}, f.truncate,
-                 [call, n](EmbedResponse& r) {
-                     JsonWriter w;
-                     w.begin_array();
-                     for (const Embedding& e : r.embeddings) {
-                         w.begin_array();
-                         for (const SparseWeight& s : e.sparse) {
-                             w.begin_object().key("index").value(s.token_id).key("value").value(s.weight).end_object();
-                         }
-                         w.end_array();
-                     }
-                     call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
-                 },
-                 f.keep_tail);
+    submit_embed(
+        call, text_inputs(std::move(f.texts)), {false, true, false, 0}, f.truncate,
+        [call, n](EmbedResponse& r) {
+            JsonWriter w;
+            w.begin_array();
+            for (const Embedding& e : r.embeddings) {
+                w.begin_array();
+                for (const SparseWeight& s : e.sparse) {
+                    w.begin_object().key("index").value(s.token_id).key("value").value(s.weight).end_object();
+                }
+                w.end_array();
+            }
+            call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
+        },
+        f.keep_tail);
 }
 
 // Per-token vectors: BGE-M3's ColBERT vectors (tokens 1..n-1, normalized), the per-token output it defines.
@@ -79,21 +81,22 @@ void embed_all(const CallPtr& call) {
     if (!body) return;
     BGE_OR_REPLY(EmbedFields f, call, embed_fields(call, *body));
     const int64_t n = static_cast<int64_t>(f.texts.size());
-    submit_embed(call, text_inputs(std::move(f.texts)), {false, false, true, 0}, f.truncate,
-                 [call, n](EmbedResponse& r) {
-                     JsonWriter w;
-                     w.begin_array();
-                     for (const Embedding& e : r.embeddings) {
-                         const size_t dim = static_cast<size_t>(e.colbert_dim);
-                         w.begin_array();
-                         for (size_t row = 0; dim && row * dim < e.colbert.size(); ++row) {
-                             w.floats(std::span<const float>(e.colbert).subspan(row * dim, dim));
-                         }
-                         w.end_array();
-                     }
-                     call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
-                 },
-                 f.keep_tail);
+    submit_embed(
+        call, text_inputs(std::move(f.texts)), {false, false, true, 0}, f.truncate,
+        [call, n](EmbedResponse& r) {
+            JsonWriter w;
+            w.begin_array();
+            for (const Embedding& e : r.embeddings) {
+                const size_t dim = static_cast<size_t>(e.colbert_dim);
+                w.begin_array();
+                for (size_t row = 0; dim && row * dim < e.colbert.size(); ++row) {
+                    w.floats(std::span<const float>(e.colbert).subspan(row * dim, dim));
+                }
+                w.end_array();
+            }
+            call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
+        },
+        f.keep_tail);
 }
 
 void rerank(const CallPtr& call) {
@@ -112,23 +115,24 @@ void rerank(const CallPtr& call) {
     std::vector<TextPair> pairs;
     for (const std::string& t : texts) pairs.push_back({query, t});
     const int64_t n = static_cast<int64_t>(pairs.size());
-    submit_rerank(call, std::move(pairs), truncate,
-                  [call, n, raw_scores, return_text, texts = std::move(texts)](RerankResponse& r) {
-                      std::vector<size_t> order(r.scores.size());
-                      std::iota(order.begin(), order.end(), 0);
-                      std::stable_sort(order.begin(), order.end(),
-                                       [&](size_t a, size_t b) { return r.scores[a].logit > r.scores[b].logit; });
-                      JsonWriter w;
-                      w.begin_array();
-                      for (size_t i : order) {
-                          w.begin_object().key("index").value(static_cast<int64_t>(i));
-                          w.key("score").value(raw_scores ? r.scores[i].logit : r.scores[i].score);
-                          if (return_text) w.key("text").value(texts[i]);
-                          w.end_object();
-                      }
-                      call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
-                  },
-                  keep_tail);
+    submit_rerank(
+        call, std::move(pairs), truncate,
+        [call, n, raw_scores, return_text, texts = std::move(texts)](RerankResponse& r) {
+            std::vector<size_t> order(r.scores.size());
+            std::iota(order.begin(), order.end(), 0);
+            std::stable_sort(order.begin(), order.end(),
+                             [&](size_t a, size_t b) { return r.scores[a].logit > r.scores[b].logit; });
+            JsonWriter w;
+            w.begin_array();
+            for (size_t i : order) {
+                w.begin_object().key("index").value(static_cast<int64_t>(i));
+                w.key("score").value(raw_scores ? r.scores[i].logit : r.scores[i].score);
+                if (return_text) w.key("text").value(texts[i]);
+                w.end_object();
+            }
+            call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
+        },
+        keep_tail);
 }
 
 const Tokenizer& served_tokenizer(Engine& engine) {
@@ -213,8 +217,7 @@ StatusOr<std::vector<std::vector<int32_t>>> get_id_lists(const Json& body, size_
 void decode(const CallPtr& call) {
     auto body = body_or_reply(call);
     if (!body) return;
-    BGE_OR_REPLY(auto lists, call,
-                 get_id_lists(*body, static_cast<size_t>(call->app().options().max_client_batch)));
+    BGE_OR_REPLY(auto lists, call, get_id_lists(*body, static_cast<size_t>(call->app().options().max_client_batch)));
     BGE_OR_REPLY(bool skip_special, call, get_bool(*body, "skip_special_tokens", true));
     const Tokenizer& tokenizer = served_tokenizer(*call->app().engine());
     JsonWriter w;
@@ -222,8 +225,8 @@ void decode(const CallPtr& call) {
     for (size_t i = 0; i < lists.size(); ++i) {
         StatusOr<std::string> text = tokenizer.decode(lists[i], skip_special);
         if (!text.ok()) {
-            return call->reply_status(lists.size() == 1 ? text.status()
-                                                        : text.status().with_context("`ids` item " + std::to_string(i)));
+            return call->reply_status(
+                lists.size() == 1 ? text.status() : text.status().with_context("`ids` item " + std::to_string(i)));
         }
         w.value(*text);
     }

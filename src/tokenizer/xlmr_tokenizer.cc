@@ -283,6 +283,17 @@ struct Side {
     void keep_last(size_t n) {
         if (tokens.ids.size() > n) tokens.ids.erase(tokens.ids.begin(), tokens.ids.end() - static_cast<ptrdiff_t>(n));
     }
+    // Reads the whole text holding only about its last `keep` ids (memory bounded by keep and one chunk); count
+    // is the total.
+    void read_tail(size_t keep) {
+        while (!done) {
+            const size_t before = tokens.ids.size();
+            done = !stream.next(&tokens);
+            count += tokens.ids.size() - before;
+            if (tokens.ids.size() > 2 * keep + 4096) keep_last(keep);
+        }
+        keep_last(keep);
+    }
 };
 
 Status check_input(std::string_view text) {
@@ -541,8 +552,7 @@ StatusOr<std::vector<int32_t>> XlmrTokenizer::encode_single(std::string_view tex
     const size_t budget = static_cast<size_t>(max_length) - n_special;
     Side side(*impl_, text, false);
     if (keep_tail) {
-        side.read_to(SIZE_MAX, SIZE_MAX);
-        side.keep_last(budget);
+        side.read_tail(budget);
     } else {
         side.read_to(budget, budget);
     }
@@ -563,10 +573,16 @@ StatusOr<Encoding> XlmrTokenizer::encode_pair_impl(std::string_view a_text, std:
     // budget + 1 change nothing, except which side is longer when both are past it and the budget is odd.
     const size_t budget = static_cast<size_t>(max_length) - n_special;
     Side a(*impl_, a_text, offsets), b(*impl_, b_text, offsets);
-    // Keeping tails needs every id; keeping heads only the first budget + 1 of each side.
-    const size_t cap = keep_tail ? SIZE_MAX : budget + 1;
-    a.read_to(cap, cap);
-    b.read_to(cap, cap);
+    // Keeping heads needs the first budget + 1 ids of each side; keeping tails every side's length and its last
+    // `budget` ids (no side keeps more).
+    const size_t cap = budget + 1;
+    if (keep_tail) {
+        a.read_tail(budget);
+        b.read_tail(budget);
+    } else {
+        a.read_to(cap, cap);
+        b.read_to(cap, cap);
+    }
     size_t n1 = a.count, n2 = b.count;
     if (n1 + n2 > budget) {
         bool a_longer = n1 > n2;

@@ -55,7 +55,7 @@ class XlmrTokenizer {
     // a max_length below the template's own tokens is kInvalidArgument. Stops tokenizing once the kept ids are
     // known, so a long text costs what its head does.
     // keep_tail (truncation side "left", TEI's truncation_direction): the last ids of A are kept instead; the whole
-    // text is tokenized then.
+    // text is tokenized then, holding about `max_length` ids plus one chunk's.
     StatusOr<std::vector<int32_t>> encode_single(std::string_view text, int max_length, bool keep_tail = false) const;
     StatusOr<Encoding> encode_single_with_offsets(std::string_view text, int max_length) const;
 

@@ -100,10 +100,8 @@ TEST(Decode, AnUnsupportedDecoderLoadsButDoesNotDecode) {
     testing::TempDir dir;
     auto tok = with_decoder(dir, base, "bytelevel", Json{{"type", "ByteLevel"}});
     ASSERT_TRUE(tok);
-    EXPECT_EQ(tok->encode("hello").value(), XlmrTokenizer::load_json(kRoot + "/tests/golden/m3/tokenizer.json")
-                                                .value()
-                                                ->encode("hello")
-                                                .value());
+    EXPECT_EQ(tok->encode("hello").value(),
+              XlmrTokenizer::load_json(kRoot + "/tests/golden/m3/tokenizer.json").value()->encode("hello").value());
     auto text = tok->decode(std::vector<int32_t>{5}, true);
     ASSERT_FALSE(text.ok());
     EXPECT_EQ(text.status().code(), StatusCode::kUnimplemented);

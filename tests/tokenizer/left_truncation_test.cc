@@ -31,21 +31,45 @@ TEST(LeftTruncation, EqualsTokenizers) {
         const int max_length = c["max_length"];
         const std::vector<int32_t> want = c["ids"];
         StatusOr<std::vector<int32_t>> got =
-            c.contains("text") ? (*tok)->encode_single(c["text"].get<std::string>(), max_length, true)
-                               : (*tok)->encode_pair(c["a"].get<std::string>(), c["b"].get<std::string>(), max_length,
-                                                     true);
+            c.contains("text")
+                ? (*tok)->encode_single(c["text"].get<std::string>(), max_length, true)
+                : (*tok)->encode_pair(c["a"].get<std::string>(), c["b"].get<std::string>(), max_length, true);
         ASSERT_TRUE(got.ok()) << got.status().to_string();
         EXPECT_EQ(*got, want) << line;
         // The head-kept ids differ wherever something was cut (else this test would not see a wrong side).
-        auto head = c.contains("text") ? (*tok)->encode_single(c["text"].get<std::string>(), max_length)
-                                       : (*tok)->encode_pair(c["a"].get<std::string>(), c["b"].get<std::string>(),
-                                                             max_length);
+        auto head = c.contains("text")
+                        ? (*tok)->encode_single(c["text"].get<std::string>(), max_length)
+                        : (*tok)->encode_pair(c["a"].get<std::string>(), c["b"].get<std::string>(), max_length);
         cut += *head != want;
         (c.contains("text") ? singles : pairs)++;
     }
     EXPECT_EQ(singles, meta["singles"].get<int>());
     EXPECT_EQ(pairs, meta["pairs"].get<int>());
     EXPECT_GT(cut, (singles + pairs) / 4);
+}
+
+// A text far longer than what is kept (the tail reader drops ids as it goes): the last ids of the whole encoding.
+TEST(LeftTruncation, ALongTextKeepsExactlyTheLastIds) {
+    auto tok = XlmrTokenizer::load_json(std::string(BGE_TEST_DIR) + "/golden/m3/tokenizer.json");
+    ASSERT_TRUE(tok.ok());
+    std::string text;
+    for (int i = 0; i < 20000; ++i) text += "word" + std::to_string(i % 977) + (i % 7 ? " " : ". ");
+    auto whole = (*tok)->encode(text);
+    ASSERT_TRUE(whole.ok());
+    for (int max_length : {3, 6, 100, 5000}) {
+        auto tail = (*tok)->encode_single(text, max_length, true);
+        ASSERT_TRUE(tail.ok());
+        std::vector<int32_t> want = {XlmrTokenizer::kBos};
+        want.insert(want.end(), whole->end() - (max_length - 2), whole->end());
+        want.push_back(XlmrTokenizer::kEos);
+        EXPECT_EQ(*tail, want) << "max_length " << max_length;
+    }
+    // A pair of long texts keeps half the budget of each (longest_first), from their ends.
+    auto pair = (*tok)->encode_pair(text, text, 100, true);
+    ASSERT_TRUE(pair.ok());
+    ASSERT_EQ(pair->size(), 100u);
+    EXPECT_EQ(std::vector<int32_t>(pair->begin() + 1, pair->begin() + 49),
+              std::vector<int32_t>(whole->end() - 48, whole->end()));
 }
 
 TEST(LeftTruncation, PublicTokenizerKeepsTheTail) {
