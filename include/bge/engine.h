@@ -79,9 +79,12 @@ class Tokenizer {
     static StatusOr<std::unique_ptr<Tokenizer>> open(const std::string& model_dir);
     ~Tokenizer();
     // max_length <= 0 means the model's default max length. Truncation keeps the head of a single text and is
-    // longest_first for pairs; tokenizing stops once the kept tokens are known.
-    StatusOr<std::vector<int32_t>> encode(std::string_view text, int max_length = 0) const;
-    StatusOr<std::vector<int32_t>> encode_pair(std::string_view a, std::string_view b, int max_length = 0) const;
+    // longest_first for pairs; tokenizing stops once the kept tokens are known. keep_tail (Hugging Face's
+    // truncation_side "left", TEI's truncation_direction): the last tokens of each text are kept instead; the whole
+    // text is tokenized then (its time, not its memory: only about the kept tail is held).
+    StatusOr<std::vector<int32_t>> encode(std::string_view text, int max_length = 0, bool keep_tail = false) const;
+    StatusOr<std::vector<int32_t>> encode_pair(std::string_view a, std::string_view b, int max_length = 0,
+                                               bool keep_tail = false) const;
     // As encode / encode_pair, but an input needing more than max_length ids is kOutOfRange naming both
     // lengths, nothing is cut (the serving path's truncate=false).
     StatusOr<std::vector<int32_t>> encode_untruncated(std::string_view text, int max_length = 0) const;
@@ -91,6 +94,10 @@ class Tokenizer {
     StatusOr<TokenizedText> encode_with_offsets(std::string_view text, int max_length = 0) const;
     StatusOr<TokenizedText> encode_pair_with_offsets(std::string_view a, std::string_view b,
                                                      int max_length = 0) const;
+    // Ids -> text as Hugging Face's tokenizers decode them (TEI's /decode): the folder's decoder (Metaspace: pieces
+    // joined, "▁" -> " ", the leading space dropped), special tokens (<s>, </s>, <pad>, <unk>, <mask>) left out when
+    // skip_special_tokens. An id with no token is kInvalidArgument naming it.
+    StatusOr<std::string> decode(std::span<const int32_t> ids, bool skip_special_tokens = true) const;
     int default_max_length() const;
     // The file the tokenizer came from and the pipeline it runs, e.g. "DIR/tokenizer.json: normalizer ...".
     const std::string& description() const;
@@ -216,6 +223,8 @@ struct RequestControl {
     std::shared_ptr<const CancelFlag> cancel;  // may be null; a cancelled request fails with kCancelled
     // false: an input longer than the max length fails the request (kOutOfRange) instead of being cut.
     bool truncate = true;
+    // Truncation keeps the last tokens of each text instead of the first (TEI's truncation_direction "left").
+    bool keep_tail = false;
 };
 
 // One text, or token ids without <s>/</s> (the engine adds them; ids must be < vocab_size).

@@ -1,6 +1,6 @@
-// bge serve: the HTTP server (src/server) over the serving engine. Listens first (GET /health answers
-// 503 while the models load), loads and warms up, then serves; SIGTERM/SIGINT stop accepting, let the
-// requests in flight finish (at most --shutdown-timeout) and exit 0.
+// bge serve: the HTTP server (src/server) over the serving engine. Listens first (GET /health answers 503 while
+// the models download and load), loads on --device and warms up, then serves; SIGTERM/SIGINT stop accepting, let
+// the requests in flight finish (at most --shutdown-timeout) and exit 0.
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -42,16 +42,19 @@ std::string model_name(const std::string& dir) {
     return p.filename().string();
 }
 
-// Hub ids in --model/--reranker become snapshot folders (downloading what is missing); unset ids shown to
-// clients become the repo id or the folder's name.
-Status resolve_serve_models(ServeCliOptions& o) {
+// Unset ids shown to clients become the repo id of a hub name or the folder's name.
+void default_model_ids(ServeCliOptions& o) {
     for (auto [model, id] : {std::pair{&o.model, &o.model_id}, std::pair{&o.reranker, &o.reranker_id}}) {
-        if (model->empty()) continue;
-        if (id->empty()) {
-            auto spec = parse_model_spec(*model);
-            *id = spec.ok() && !spec->is_local ? spec->repo_id : model_name(*model);
-        }
-        BGE_RETURN_IF_ERROR(resolve_model_option(*model, false));
+        if (model->empty() || !id->empty()) continue;
+        auto spec = parse_model_spec(*model);
+        *id = spec.ok() && !spec->is_local ? spec->repo_id : model_name(*model);
+    }
+}
+
+// Hub ids in --model/--reranker become snapshot folders (downloading what is missing).
+Status resolve_serve_models(ServeCliOptions& o) {
+    for (std::string* model : {&o.model, &o.reranker}) {
+        if (!model->empty()) BGE_RETURN_IF_ERROR(resolve_model_option(*model, false));
     }
     return ok_status();
 }
@@ -82,6 +85,8 @@ CLI::App* add_serve_command(CLI::App& app, ServeCliOptions& o) {
     cmd->add_flag("--auto-truncate", o.auto_truncate, "truncate long inputs unless a request says otherwise")
         ->envname("BGE_AUTO_TRUNCATE");
     opt("threads", o.threads, "CPU threads for the GEMMs, 0 = every core")->check(CLI::NonNegativeNumber);
+    opt("device", o.device, "cpu | cuda (GPU 0) | cuda:N; a GPU reserves --max-batch-tokens' workspace at start");
+    opt("dtype", o.dtype, "compute dtype, e.g. fp32 | fp16 | bf16 (default: fp32 on cpu, fp16 on cuda)");
     opt("tokenizer-threads", o.tokenizer_threads, "tokenizer pool threads, 0 = min(4, cores)")
         ->check(CLI::NonNegativeNumber);
     opt("http-threads", o.http_threads, "I/O threads")->check(CLI::Range(1, 64));
@@ -104,7 +109,7 @@ int run_serve(ServeCliOptions o) {
     if (!o.api_key.empty() && !o.api_key_file.empty()) {
         return fail(invalid_argument("give --api-key or --api-key-file, not both"));
     }
-    if (Status s = resolve_serve_models(o); !s.ok()) return fail(s);
+    default_model_ids(o);
     server::AppOptions app_options;
     app_options.api_key = o.api_key;
     if (!o.api_key_file.empty()) {
@@ -115,8 +120,8 @@ int run_serve(ServeCliOptions o) {
     app_options.max_client_batch = o.max_client_batch;
     app_options.auto_truncate = o.auto_truncate;
     app_options.request_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.request_timeout_s * 1000));
-    app_options.embedder_id = o.model_id.empty() ? model_name(o.model) : o.model_id;
-    app_options.reranker_id = o.reranker_id.empty() ? model_name(o.reranker) : o.reranker_id;
+    app_options.embedder_id = o.model_id;
+    app_options.reranker_id = o.reranker_id;
     app_options.log_json = o.log_format == "json";
 
     server::HttpOptions http;
@@ -154,11 +159,18 @@ int run_serve(ServeCliOptions o) {
         io.join();
     };
 
+    // Downloads happen while listening: /health says 503 until the models are loaded.
+    if (Status s = resolve_serve_models(o); !s.ok()) {
+        stop_io();
+        return fail(s);
+    }
     ServeOptions serve;
     serve.embedder_dir = o.model;
     serve.reranker_dir = o.reranker;
     serve.engine.n_threads = o.threads;
     serve.engine.max_batch_tokens = o.max_batch_tokens;
+    serve.engine.device = o.device;
+    serve.engine.dtype = o.dtype;  // make_backend names the dtypes the device has
     serve.max_batch_requests = o.max_batch_requests;
     serve.max_wait_us = o.max_wait_us;
     serve.max_queue = o.max_queue;
@@ -174,7 +186,9 @@ int run_serve(ServeCliOptions o) {
         return fail(s);
     }
     app.set_engine(engine->get());
-    std::fprintf(stderr, "bge serve: ready on http://%s:%d\n", o.host.c_str(), *port);
+    const ModelInfo& served = (*engine)->has_embedder() ? (*engine)->embedder_info() : (*engine)->reranker_info();
+    std::fprintf(stderr, "bge serve: ready on http://%s:%d (%s, %s, %s)\n", o.host.c_str(), *port,
+                 served.backend.c_str(), served.compute_dtype.c_str(), served.device.c_str());
 
     int sig = 0;
     sigwait(&signals, &sig);

@@ -74,6 +74,8 @@ struct ServeCliOptions {
     int max_client_batch = 256;
     bool auto_truncate = false;
     int threads = 0;
+    std::string device = "cpu";  // as CommonOptions::device
+    std::string dtype;           // as CommonOptions::dtype
     int tokenizer_threads = 0;
     int http_threads = 2;
     int max_body_bytes = 2 << 20;

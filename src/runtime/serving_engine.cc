@@ -20,8 +20,8 @@ struct ServedModel {
     int max_length = 0;  // a request's default and cap
 };
 
-// `<s> ids </s>`, cut to max_length (truncate) or refused.
-StatusOr<std::vector<int32_t>> wrap_ids(const std::vector<int32_t>& ids, int max_length, bool truncate,
+// `<s> ids </s>`, cut to max_length (truncate: the head kept, or the tail) or refused.
+StatusOr<std::vector<int32_t>> wrap_ids(const std::vector<int32_t>& ids, int max_length, bool truncate, bool keep_tail,
                                         int vocab_size) {
     if (ids.empty()) return invalid_argument("empty token id list");
     for (int32_t id : ids) {
@@ -41,7 +41,8 @@ StatusOr<std::vector<int32_t>> wrap_ids(const std::vector<int32_t>& ids, int max
     std::vector<int32_t> out;
     out.reserve(keep + 2);
     out.push_back(XlmrTokenizer::kBos);
-    out.insert(out.end(), ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(keep));
+    const auto first = ids.begin() + static_cast<std::ptrdiff_t>(keep_tail ? ids.size() - keep : 0);
+    out.insert(out.end(), first, first + static_cast<std::ptrdiff_t>(keep));
     out.push_back(XlmrTokenizer::kEos);
     return out;
 }
@@ -186,10 +187,11 @@ void Engine::submit(EmbedRequest request, EmbedCallback done) {
     if (Status s = model->runner->check_outputs(request.outputs); !s.ok()) return done(s);
     const int max_length = effective_length(request.outputs.max_length, model->max_length);
     const bool truncate = request.control.truncate;
+    const bool keep_tail = request.control.keep_tail;
     auto state =
         impl_->admit<EmbedResponse>(model, request.inputs.size(), request.outputs, request.control, std::move(done));
     if (!state) return;
-    auto task = [model, state, inputs = std::move(request.inputs), max_length, truncate] {
+    auto task = [model, state, inputs = std::move(request.inputs), max_length, truncate, keep_tail] {
         const Clock::time_point begin = Clock::now();
         const Tokenizer& tokenizer = model->runner->tokenizer();
         const int vocab = model->runner->info().vocab_size;
@@ -198,8 +200,8 @@ void Engine::submit(EmbedRequest request, EmbedCallback done) {
         for (size_t i = 0; i < inputs.size(); ++i) {
             if (Status live = state->check(Clock::now()); !live.ok()) return state->fail(live);
             const EmbedInput& in = inputs[i];
-            StatusOr<std::vector<int32_t>> ids = in.is_ids  ? wrap_ids(in.ids, max_length, truncate, vocab)
-                                                 : truncate ? tokenizer.encode(in.text, max_length)
+            StatusOr<std::vector<int32_t>> ids = in.is_ids  ? wrap_ids(in.ids, max_length, truncate, keep_tail, vocab)
+                                                 : truncate ? tokenizer.encode(in.text, max_length, keep_tail)
                                                             : tokenizer.encode_untruncated(in.text, max_length);
             if (!ids.ok()) return state->fail(ids.status().with_context("input " + std::to_string(i)));
             sequences[i] = std::move(ids).value();
@@ -215,10 +217,11 @@ void Engine::submit(RerankRequest request, RerankCallback done) {
     if (!model) return done(failed_precondition("no reranker is served"));
     const int max_length = effective_length(request.max_length, model->max_length);
     const bool truncate = request.control.truncate;
+    const bool keep_tail = request.control.keep_tail;
     auto state =
         impl_->admit<RerankResponse>(model, request.pairs.size(), EmbedOptions{}, request.control, std::move(done));
     if (!state) return;
-    auto task = [model, state, pairs = std::move(request.pairs), max_length, truncate] {
+    auto task = [model, state, pairs = std::move(request.pairs), max_length, truncate, keep_tail] {
         const Clock::time_point begin = Clock::now();
         const Tokenizer& tokenizer = model->runner->tokenizer();
         std::vector<std::vector<int32_t>>& sequences = state->sequences();
@@ -226,7 +229,7 @@ void Engine::submit(RerankRequest request, RerankCallback done) {
         for (size_t i = 0; i < pairs.size(); ++i) {
             if (Status live = state->check(Clock::now()); !live.ok()) return state->fail(live);
             StatusOr<std::vector<int32_t>> ids =
-                truncate ? tokenizer.encode_pair(pairs[i].query, pairs[i].passage, max_length)
+                truncate ? tokenizer.encode_pair(pairs[i].query, pairs[i].passage, max_length, keep_tail)
                          : tokenizer.encode_pair_untruncated(pairs[i].query, pairs[i].passage, max_length);
             if (!ids.ok()) return state->fail(ids.status().with_context("pair " + std::to_string(i)));
             sequences[i] = std::move(ids).value();

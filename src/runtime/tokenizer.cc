@@ -87,14 +87,15 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::open(const std::string& model_di
     return t;
 }
 
-StatusOr<std::vector<int32_t>> Tokenizer::encode(std::string_view text, int max_length) const {
+StatusOr<std::vector<int32_t>> Tokenizer::encode(std::string_view text, int max_length, bool keep_tail) const {
     BGE_ASSIGN_OR_RETURN(int n, impl_->resolve(max_length, impl_->tokenizer->n_special_single()));
-    return impl_->tokenizer->encode_single(text, n);
+    return impl_->tokenizer->encode_single(text, n, keep_tail);
 }
 
-StatusOr<std::vector<int32_t>> Tokenizer::encode_pair(std::string_view a, std::string_view b, int max_length) const {
+StatusOr<std::vector<int32_t>> Tokenizer::encode_pair(std::string_view a, std::string_view b, int max_length,
+                                                      bool keep_tail) const {
     BGE_ASSIGN_OR_RETURN(int n, impl_->resolve(max_length, impl_->tokenizer->n_special_pair()));
-    return impl_->tokenizer->encode_pair(a, b, n);
+    return impl_->tokenizer->encode_pair(a, b, n, keep_tail);
 }
 
 namespace {
@@ -132,6 +133,10 @@ StatusOr<TokenizedText> Tokenizer::encode_pair_with_offsets(std::string_view a, 
     BGE_ASSIGN_OR_RETURN(int n, impl_->resolve(max_length, impl_->tokenizer->n_special_pair()));
     BGE_ASSIGN_OR_RETURN(Encoding e, impl_->tokenizer->encode_pair_with_offsets(a, b, n));
     return to_public(std::move(e));
+}
+
+StatusOr<std::string> Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens) const {
+    return impl_->tokenizer->decode(ids, skip_special_tokens);
 }
 
 int Tokenizer::default_max_length() const {

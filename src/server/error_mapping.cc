@@ -27,6 +27,9 @@ ApiError error_from_status(const Status& status, bool healthy) {
                 e = {503, e.message, "server_error", "unavailable", "unhealthy", 5};
             }
             break;
+        case StatusCode::kUnimplemented:  // e.g. a tokenizer.json decoder that /decode does not run
+            e = {501, e.message, "invalid_request_error", "not_implemented", "validation"};
+            break;
         case StatusCode::kDeadlineExceeded:
             e = {504, e.message, "timeout_error", "timeout", "backend"};
             break;

@@ -8,12 +8,10 @@ StatusOr<std::optional<bool>> get_truncate(const Json& body) {
     return std::optional<bool>(t);
 }
 
-Status check_truncation_direction(const Json& body) {
+StatusOr<bool> get_keep_tail(const Json& body) {
     BGE_ASSIGN_OR_RETURN(std::string dir, get_string(body, "truncation_direction", "right"));
-    if (dir == "right" || dir == "Right") return ok_status();
-    if (dir == "left" || dir == "Left") {
-        return invalid_argument("`truncation_direction` left is not supported: inputs keep their head (right)");
-    }
+    if (dir == "right" || dir == "Right") return false;
+    if (dir == "left" || dir == "Left") return true;
     return invalid_argument("`truncation_direction` must be \"right\" or \"left\"");
 }
 
@@ -34,11 +32,12 @@ std::optional<Json> body_or_reply(const CallPtr& call) {
 }
 
 void submit_embed(const CallPtr& call, std::vector<EmbedInput> inputs, EmbedOptions outputs,
-                  std::optional<bool> truncate, std::function<void(EmbedResponse&)> done) {
+                  std::optional<bool> truncate, std::function<void(EmbedResponse&)> done, bool keep_tail) {
     EmbedRequest request;
     request.inputs = std::move(inputs);
     request.outputs = outputs;
     request.control = call->control(truncate);
+    request.control.keep_tail = keep_tail;
     call->app().engine()->submit(std::move(request), [call, done = std::move(done)](StatusOr<EmbedResponse> r) {
         call->app().post([call, done, r = std::move(r)]() mutable {
             if (!r.ok()) return call->reply_status(r.status());
@@ -48,10 +47,11 @@ void submit_embed(const CallPtr& call, std::vector<EmbedInput> inputs, EmbedOpti
 }
 
 void submit_rerank(const CallPtr& call, std::vector<TextPair> pairs, std::optional<bool> truncate,
-                   std::function<void(RerankResponse&)> done) {
+                   std::function<void(RerankResponse&)> done, bool keep_tail) {
     RerankRequest request;
     request.pairs = std::move(pairs);
     request.control = call->control(truncate);
+    request.control.keep_tail = keep_tail;
     call->app().engine()->submit(std::move(request), [call, done = std::move(done)](StatusOr<RerankResponse> r) {
         call->app().post([call, done, r = std::move(r)]() mutable {
             if (!r.ok()) return call->reply_status(r.status());

@@ -10,14 +10,16 @@ namespace bge::server {
 
 // `truncate`: true/false, or absent/null (then --auto-truncate decides).
 StatusOr<std::optional<bool>> get_truncate(const Json& body);
-// TEI's truncation_direction: "right"/"Right" only (the engine keeps the head).
-Status check_truncation_direction(const Json& body);
+// TEI's truncation_direction: "right"/"Right" (the default: the head is kept) or "left"/"Left" (the tail is kept);
+// true for left.
+StatusOr<bool> get_keep_tail(const Json& body);
 
 // Submits to the embedder; `done` runs with the response, errors are answered by the call.
+// keep_tail: truncation keeps the last tokens (TEI's truncation_direction "left").
 void submit_embed(const CallPtr& call, std::vector<EmbedInput> inputs, EmbedOptions outputs,
-                  std::optional<bool> truncate, std::function<void(EmbedResponse&)> done);
+                  std::optional<bool> truncate, std::function<void(EmbedResponse&)> done, bool keep_tail = false);
 void submit_rerank(const CallPtr& call, std::vector<TextPair> pairs, std::optional<bool> truncate,
-                   std::function<void(RerankResponse&)> done);
+                   std::function<void(RerankResponse&)> done, bool keep_tail = false);
 
 std::vector<EmbedInput> text_inputs(std::vector<std::string> texts);
 

@@ -11,6 +11,7 @@ namespace {
 struct EmbedFields {
     std::vector<std::string> texts;
     std::optional<bool> truncate;
+    bool keep_tail = false;  // truncation_direction "left"
 };
 
 StatusOr<EmbedFields> embed_fields(const CallPtr& call, const Json& body) {
@@ -21,7 +22,7 @@ StatusOr<EmbedFields> embed_fields(const CallPtr& call, const Json& body) {
     BGE_ASSIGN_OR_RETURN(f.texts,
                          get_texts(body, "inputs", static_cast<size_t>(call->app().options().max_client_batch)));
     BGE_ASSIGN_OR_RETURN(f.truncate, get_truncate(body));
-    BGE_RETURN_IF_ERROR(check_truncation_direction(body));
+    BGE_ASSIGN_OR_RETURN(f.keep_tail, get_keep_tail(body));
     if (has(body, "prompt_name")) return invalid_argument("`prompt_name` is not supported: the model has no prompts");
     if (has(body, "dimensions")) {
         return invalid_argument("`dimensions` is not supported: BGE-M3 is not a Matryoshka model");
@@ -35,17 +36,21 @@ void embed(const CallPtr& call) {
     BGE_OR_REPLY(EmbedFields f, call, embed_fields(call, *body));
     BGE_OR_REPLY(bool normalize, call, get_bool(*body, "normalize", true));
     if (!normalize) {
-        return call->reply_status(
-            invalid_argument("`normalize: false` is not supported: BGE-M3 dense vectors are defined normalized"));
+        // The dense head returns FlagEmbedding's normalized CLS vector; the raw one never leaves the model.
+        return call->reply_status(invalid_argument(
+            "`normalize: false` is not supported: the engine returns BGE-M3's dense vector normalized, as "
+            "FlagEmbedding defines it (the raw CLS vector is not an output)"));
     }
     const int64_t n = static_cast<int64_t>(f.texts.size());
-    submit_embed(call, text_inputs(std::move(f.texts)), {true, false, false, 0}, f.truncate,
-                 [call, n](EmbedResponse& r) {
-                     JsonWriter w;
-                     w.begin_array();
-                     for (const Embedding& e : r.embeddings) w.floats(e.dense);
-                     call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
-                 });
+    submit_embed(
+        call, text_inputs(std::move(f.texts)), {true, false, false, 0}, f.truncate,
+        [call, n](EmbedResponse& r) {
+            JsonWriter w;
+            w.begin_array();
+            for (const Embedding& e : r.embeddings) w.floats(e.dense);
+            call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
+        },
+        f.keep_tail);
 }
 
 void embed_sparse(const CallPtr& call) {
@@ -53,19 +58,21 @@ void embed_sparse(const CallPtr& call) {
     if (!body) return;
     BGE_OR_REPLY(EmbedFields f, call, embed_fields(call, *body));
     const int64_t n = static_cast<int64_t>(f.texts.size());
-    submit_embed(call, text_inputs(std::move(f.texts)), {false, true, false, 0}, f.truncate,
-                 [call, n](EmbedResponse& r) {
-                     JsonWriter w;
-                     w.begin_array();
-                     for (const Embedding& e : r.embeddings) {
-                         w.begin_array();
-                         for (const SparseWeight& s : e.sparse) {
-                             w.begin_object().key("index").value(s.token_id).key("value").value(s.weight).end_object();
-                         }
-                         w.end_array();
-                     }
-                     call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
-                 });
+    submit_embed(
+        call, text_inputs(std::move(f.texts)), {false, true, false, 0}, f.truncate,
+        [call, n](EmbedResponse& r) {
+            JsonWriter w;
+            w.begin_array();
+            for (const Embedding& e : r.embeddings) {
+                w.begin_array();
+                for (const SparseWeight& s : e.sparse) {
+                    w.begin_object().key("index").value(s.token_id).key("value").value(s.weight).end_object();
+                }
+                w.end_array();
+            }
+            call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
+        },
+        f.keep_tail);
 }
 
 // Per-token vectors: BGE-M3's ColBERT vectors (tokens 1..n-1, normalized), the per-token output it defines.
@@ -74,20 +81,22 @@ void embed_all(const CallPtr& call) {
     if (!body) return;
     BGE_OR_REPLY(EmbedFields f, call, embed_fields(call, *body));
     const int64_t n = static_cast<int64_t>(f.texts.size());
-    submit_embed(call, text_inputs(std::move(f.texts)), {false, false, true, 0}, f.truncate,
-                 [call, n](EmbedResponse& r) {
-                     JsonWriter w;
-                     w.begin_array();
-                     for (const Embedding& e : r.embeddings) {
-                         const size_t dim = static_cast<size_t>(e.colbert_dim);
-                         w.begin_array();
-                         for (size_t row = 0; dim && row * dim < e.colbert.size(); ++row) {
-                             w.floats(std::span<const float>(e.colbert).subspan(row * dim, dim));
-                         }
-                         w.end_array();
-                     }
-                     call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
-                 });
+    submit_embed(
+        call, text_inputs(std::move(f.texts)), {false, false, true, 0}, f.truncate,
+        [call, n](EmbedResponse& r) {
+            JsonWriter w;
+            w.begin_array();
+            for (const Embedding& e : r.embeddings) {
+                const size_t dim = static_cast<size_t>(e.colbert_dim);
+                w.begin_array();
+                for (size_t row = 0; dim && row * dim < e.colbert.size(); ++row) {
+                    w.floats(std::span<const float>(e.colbert).subspan(row * dim, dim));
+                }
+                w.end_array();
+            }
+            call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
+        },
+        f.keep_tail);
 }
 
 void rerank(const CallPtr& call) {
@@ -102,26 +111,28 @@ void rerank(const CallPtr& call) {
     BGE_OR_REPLY(bool raw_scores, call, get_bool(*body, "raw_scores", false));
     BGE_OR_REPLY(bool return_text, call, get_bool(*body, "return_text", false));
     BGE_OR_REPLY(std::optional<bool> truncate, call, get_truncate(*body));
-    if (Status s = check_truncation_direction(*body); !s.ok()) return call->reply_status(s);
+    BGE_OR_REPLY(bool keep_tail, call, get_keep_tail(*body));
     std::vector<TextPair> pairs;
     for (const std::string& t : texts) pairs.push_back({query, t});
     const int64_t n = static_cast<int64_t>(pairs.size());
-    submit_rerank(call, std::move(pairs), truncate,
-                  [call, n, raw_scores, return_text, texts = std::move(texts)](RerankResponse& r) {
-                      std::vector<size_t> order(r.scores.size());
-                      std::iota(order.begin(), order.end(), 0);
-                      std::stable_sort(order.begin(), order.end(),
-                                       [&](size_t a, size_t b) { return r.scores[a].logit > r.scores[b].logit; });
-                      JsonWriter w;
-                      w.begin_array();
-                      for (size_t i : order) {
-                          w.begin_object().key("index").value(static_cast<int64_t>(i));
-                          w.key("score").value(raw_scores ? r.scores[i].logit : r.scores[i].score);
-                          if (return_text) w.key("text").value(texts[i]);
-                          w.end_object();
-                      }
-                      call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
-                  });
+    submit_rerank(
+        call, std::move(pairs), truncate,
+        [call, n, raw_scores, return_text, texts = std::move(texts)](RerankResponse& r) {
+            std::vector<size_t> order(r.scores.size());
+            std::iota(order.begin(), order.end(), 0);
+            std::stable_sort(order.begin(), order.end(),
+                             [&](size_t a, size_t b) { return r.scores[a].logit > r.scores[b].logit; });
+            JsonWriter w;
+            w.begin_array();
+            for (size_t i : order) {
+                w.begin_object().key("index").value(static_cast<int64_t>(i));
+                w.key("score").value(raw_scores ? r.scores[i].logit : r.scores[i].score);
+                if (return_text) w.key("text").value(texts[i]);
+                w.end_object();
+            }
+            call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
+        },
+        keep_tail);
 }
 
 const Tokenizer& served_tokenizer(Engine& engine) {
@@ -172,6 +183,64 @@ void tokenize(const CallPtr& call) {
     call->reply_json(w.end_array().take(), static_cast<int64_t>(texts.size()), tokens);
 }
 
+// TEI's `ids`: one list of token ids or a list of them (at most max_lists).
+StatusOr<std::vector<std::vector<int32_t>>> get_id_lists(const Json& body, size_t max_lists) {
+    if (!has(body, "ids")) return invalid_argument("`ids` is required");
+    const Json& v = body["ids"];
+    if (!v.is_array() || v.empty()) return invalid_argument("`ids` must be a non-empty list of token ids or of lists");
+    const bool batch = v.front().is_array();
+    if (batch && v.size() > max_lists) {
+        return out_of_range("`ids` has " + std::to_string(v.size()) + " lists, more than the limit of " +
+                            std::to_string(max_lists) + " (--max-client-batch)");
+    }
+    std::vector<std::vector<int32_t>> out;
+    auto read = [&](const Json& list, const std::string& where) -> Status {
+        if (!list.is_array()) return invalid_argument(where + " must be a list of token ids");
+        std::vector<int32_t>& ids = out.emplace_back();
+        for (const Json& id : list) {
+            if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
+                return invalid_argument(where + " must hold integer token ids >= 0");
+            }
+            ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
+        }
+        return ok_status();
+    };
+    if (!batch) {
+        BGE_RETURN_IF_ERROR(read(v, "`ids`"));
+    } else {
+        for (size_t i = 0; i < v.size(); ++i) BGE_RETURN_IF_ERROR(read(v[i], "`ids` item " + std::to_string(i)));
+    }
+    return out;
+}
+
+// Ids -> text through the served tokenizer's decoder; always a list of texts, as TEI answers.
+void decode(const CallPtr& call) {
+    auto body = body_or_reply(call);
+    if (!body) return;
+    BGE_OR_REPLY(auto lists, call, get_id_lists(*body, static_cast<size_t>(call->app().options().max_client_batch)));
+    BGE_OR_REPLY(bool skip_special, call, get_bool(*body, "skip_special_tokens", true));
+    const Tokenizer& tokenizer = served_tokenizer(*call->app().engine());
+    JsonWriter w;
+    w.begin_array();
+    for (size_t i = 0; i < lists.size(); ++i) {
+        StatusOr<std::string> text = tokenizer.decode(lists[i], skip_special);
+        if (!text.ok()) {
+            return call->reply_status(
+                lists.size() == 1 ? text.status() : text.status().with_context("`ids` item " + std::to_string(i)));
+        }
+        w.value(*text);
+    }
+    call->reply_json(w.end_array().take(), static_cast<int64_t>(lists.size()));
+}
+
+// TEI names dtypes as torch does.
+std::string tei_dtype_name(const std::string& dtype) {
+    if (dtype == "F32") return "float32";
+    if (dtype == "F16") return "float16";
+    if (dtype == "BF16") return "bfloat16";
+    return dtype;
+}
+
 void info(const CallPtr& call) {
     Engine& engine = *call->app().engine();
     const ServeOptions& o = engine.options();
@@ -180,7 +249,7 @@ void info(const CallPtr& call) {
     const ModelInfo& m = embedder ? engine.embedder_info() : engine.reranker_info();
     JsonWriter w;
     w.begin_object().key("model_id").value(embedder ? a.embedder_id : a.reranker_id).key("model_sha").null();
-    w.key("model_dtype").value(m.compute_dtype == "F32" ? "float32" : m.compute_dtype);
+    w.key("model_dtype").value(tei_dtype_name(m.compute_dtype));
     w.key("model_type").begin_object();
     if (embedder) {
         w.key("embedding").begin_object().key("pooling").value("cls").end_object();
@@ -195,6 +264,9 @@ void info(const CallPtr& call) {
     w.key("tokenization_workers").value(o.tokenizer_threads).key("version").value("bge.cpp");
     w.key("sha").null().key("docker_label").null();
     if (embedder && engine.has_reranker()) w.key("reranker_model_id").value(a.reranker_id);
+    // Beyond TEI's fields: where the model runs (--device) and in what (--dtype).
+    w.key("device").value(m.backend).key("device_description").value(m.device);
+    w.key("dtype").value(m.compute_dtype);
     call->reply_json(w.end_object().take());
 }
 
@@ -206,6 +278,7 @@ void add_tei_routes(App& app) {
     app.add({"POST", "/embed_all", ApiFamily::kTei, true, true, embed_all});
     app.add({"POST", "/rerank", ApiFamily::kTei, true, true, rerank});
     app.add({"POST", "/tokenize", ApiFamily::kTei, true, true, tokenize});
+    app.add({"POST", "/decode", ApiFamily::kTei, true, true, decode});
     app.add({"GET", "/info", ApiFamily::kTei, true, true, info});
 }
 

@@ -410,6 +410,30 @@ Status read_model(const Json& doc, bool saw_vocab, TokenizerSpec* spec) {
     return ok_status();
 }
 
+// The decoder section: only /decode reads it, so one we do not run is no load error (decode says so).
+Status read_decoder(const Json* d, TokenizerSpec* spec) {
+    DecoderSpec& decoder = spec->decoder;
+    if (d == nullptr || d->is_null()) {
+        decoder.kind = DecoderSpec::Kind::kNone;
+        return ok_status();
+    }
+    if (!d->is_object()) return bad_field("decoder", "must be an object or null");
+    BGE_ASSIGN_OR_RETURN(std::string type, get_string(*d, "type", "decoder"));
+    if (type != "Metaspace") {
+        decoder.kind = DecoderSpec::Kind::kUnsupported;
+        decoder.unsupported = "decoder: decoder type '" + type + "' is not supported (only Metaspace)";
+        return ok_status();
+    }
+    // Read as the Metaspace pre-tokenizer is: the same fields, the same legacy add_prefix_space.
+    TokenizerSpec scratch;
+    BGE_RETURN_IF_ERROR(add_pre_tokenizer(*d, "decoder", &scratch));
+    const PreTokenizerStep& step = scratch.pre_tokenizers.front();
+    decoder.kind = DecoderSpec::Kind::kMetaspace;
+    decoder.replacement = step.replacement;
+    decoder.strip_first = step.prepend != PreTokenizerStep::Prepend::kNever;
+    return ok_status();
+}
+
 }  // namespace
 
 StatusOr<TokenizerSpec> parse_tokenizer_json(std::string_view json) {
@@ -436,6 +460,7 @@ StatusOr<TokenizerSpec> parse_tokenizer_json(std::string_view json) {
     }
     const Json* post = find(doc, "post_processor");
     BGE_RETURN_IF_ERROR(read_post_processor(post ? *post : Json(), &spec));
+    BGE_RETURN_IF_ERROR(read_decoder(find(doc, "decoder"), &spec));
     return spec;
 }
 

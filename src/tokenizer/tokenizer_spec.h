@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tokenizer/added_tokens.h"
+#include "tokenizer/decoder.h"
 #include "tokenizer/pipeline.h"
 
 namespace bge {
@@ -31,6 +32,7 @@ struct TokenizerSpec {
     // RobertaProcessing's trim_offsets and add_prefix_space: offsets lose the whitespace at their token's ends.
     bool trim_offsets = false;
     bool trim_keeps_first = false;
+    DecoderSpec decoder;  // ids -> text (/decode); the default is XLMRobertaConverter's Metaspace
 
     size_t n_pieces() const { return scores.size(); }
     std::string_view piece(size_t i) const {

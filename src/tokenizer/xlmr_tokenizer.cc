@@ -64,6 +64,7 @@ struct XlmrTokenizer::Impl {
     const PrecompiledCharsmap* charsmap = nullptr;  // the one Precompiled step, if any (chunk_end looks at it)
     int32_t vocab_size = 0;
     std::vector<bool> is_added_id;  // by id
+    std::vector<int> added_index;   // by id: its entry of spec.added_tokens, or -1
     std::string description;
 
     // RobertaProcessing's trim_offsets on the tokens of one sequence of `text`.
@@ -278,6 +279,21 @@ struct Side {
         if (tokens.offsets.size() > n) tokens.offsets.resize(n);
         if (tokens.space_ends.size() > n) tokens.space_ends.resize(n);
     }
+    // Keeps the last n ids (only ids: the tail paths have no offsets).
+    void keep_last(size_t n) {
+        if (tokens.ids.size() > n) tokens.ids.erase(tokens.ids.begin(), tokens.ids.end() - static_cast<ptrdiff_t>(n));
+    }
+    // Reads the whole text holding only about its last `keep` ids (memory bounded by keep and one chunk); count
+    // is the total.
+    void read_tail(size_t keep) {
+        while (!done) {
+            const size_t before = tokens.ids.size();
+            done = !stream.next(&tokens);
+            count += tokens.ids.size() - before;
+            if (tokens.ids.size() > 2 * keep + 4096) keep_last(keep);
+        }
+        keep_last(keep);
+    }
 };
 
 Status check_input(std::string_view text) {
@@ -343,9 +359,14 @@ StatusOr<std::unique_ptr<XlmrTokenizer>> XlmrTokenizer::build(TokenizerSpec spec
     }
     std::vector<AddedToken> raw, normalized;
     int32_t max_id = static_cast<int32_t>(s.n_pieces()) - 1;
-    for (const AddedToken& t : s.added_tokens) {
-        if (impl.is_added_id.size() <= static_cast<size_t>(t.id)) impl.is_added_id.resize(t.id + 1);
+    for (size_t k = 0; k < s.added_tokens.size(); ++k) {
+        const AddedToken& t = s.added_tokens[k];
+        if (impl.is_added_id.size() <= static_cast<size_t>(t.id)) {
+            impl.is_added_id.resize(t.id + 1);
+            impl.added_index.resize(t.id + 1, -1);
+        }
         impl.is_added_id[t.id] = true;
+        if (impl.added_index[t.id] < 0) impl.added_index[t.id] = static_cast<int>(k);
         (t.normalized ? normalized : raw).push_back(t);
         max_id = std::max(max_id, t.id);
     }
@@ -480,6 +501,27 @@ StatusOr<std::unique_ptr<XlmrTokenizer>> XlmrTokenizer::load_json(const std::str
     return build(std::move(spec).value(), json_path);
 }
 
+StatusOr<std::string> XlmrTokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens) const {
+    const TokenizerSpec& s = impl_->spec;
+    std::vector<std::string_view> tokens;
+    tokens.reserve(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+        const int32_t id = ids[i];
+        // tokenizers looks an id up among the added tokens first, then in the model.
+        const int added = id >= 0 && static_cast<size_t>(id) < impl_->added_index.size() ? impl_->added_index[id] : -1;
+        if (added >= 0) {
+            const AddedToken& t = s.added_tokens[static_cast<size_t>(added)];
+            if (!(skip_special_tokens && t.special)) tokens.push_back(t.content);
+        } else if (id >= 0 && static_cast<size_t>(id) < s.n_pieces()) {
+            tokens.push_back(s.piece(static_cast<size_t>(id)));
+        } else {
+            return invalid_argument("id " + std::to_string(id) + " at position " + std::to_string(i) +
+                                    " is no token of the vocabulary (" + std::to_string(impl_->vocab_size) + " ids)");
+        }
+    }
+    return decode_tokens(s.decoder, tokens);
+}
+
 StatusOr<std::vector<int32_t>> XlmrTokenizer::encode(std::string_view text) const {
     BGE_RETURN_IF_ERROR(check_input(text));
     Side side(*impl_, text, false);
@@ -500,7 +542,8 @@ StatusOr<Encoding> XlmrTokenizer::encode_single_with_offsets(std::string_view te
     return assemble(impl_->spec.single, &side.tokens, nullptr, true);
 }
 
-StatusOr<std::vector<int32_t>> XlmrTokenizer::encode_single(std::string_view text, int max_length) const {
+StatusOr<std::vector<int32_t>> XlmrTokenizer::encode_single(std::string_view text, int max_length,
+                                                            bool keep_tail) const {
     const size_t n_special = count_specials(impl_->spec.single);
     if (max_length < 0 || static_cast<size_t>(max_length) < n_special) {
         return invalid_argument("max_length " + std::to_string(max_length) + " < " + std::to_string(n_special));
@@ -508,12 +551,16 @@ StatusOr<std::vector<int32_t>> XlmrTokenizer::encode_single(std::string_view tex
     BGE_RETURN_IF_ERROR(check_input(text));
     const size_t budget = static_cast<size_t>(max_length) - n_special;
     Side side(*impl_, text, false);
-    side.read_to(budget, budget);
+    if (keep_tail) {
+        side.read_tail(budget);
+    } else {
+        side.read_to(budget, budget);
+    }
     return std::move(assemble(impl_->spec.single, &side.tokens, nullptr, false).ids);
 }
 
 StatusOr<Encoding> XlmrTokenizer::encode_pair_impl(std::string_view a_text, std::string_view b_text, int max_length,
-                                                   bool offsets) const {
+                                                   bool offsets, bool keep_tail) const {
     const size_t n_special = count_specials(impl_->spec.pair);
     if (max_length < 0 || static_cast<size_t>(max_length) < n_special) {
         return invalid_argument("max_length " + std::to_string(max_length) + " < " + std::to_string(n_special));
@@ -526,9 +573,16 @@ StatusOr<Encoding> XlmrTokenizer::encode_pair_impl(std::string_view a_text, std:
     // budget + 1 change nothing, except which side is longer when both are past it and the budget is odd.
     const size_t budget = static_cast<size_t>(max_length) - n_special;
     Side a(*impl_, a_text, offsets), b(*impl_, b_text, offsets);
+    // Keeping heads needs the first budget + 1 ids of each side; keeping tails every side's length and its last
+    // `budget` ids (no side keeps more).
     const size_t cap = budget + 1;
-    a.read_to(cap, cap);
-    b.read_to(cap, cap);
+    if (keep_tail) {
+        a.read_tail(budget);
+        b.read_tail(budget);
+    } else {
+        a.read_to(cap, cap);
+        b.read_to(cap, cap);
+    }
     size_t n1 = a.count, n2 = b.count;
     if (n1 + n2 > budget) {
         bool a_longer = n1 > n2;
@@ -550,8 +604,13 @@ StatusOr<Encoding> XlmrTokenizer::encode_pair_impl(std::string_view a_text, std:
             n2 = n1 + budget % 2;
         }
         if (swapped) std::swap(n1, n2);
-        a.truncate(n1);
-        b.truncate(n2);
+        if (keep_tail) {
+            a.keep_last(n1);
+            b.keep_last(n2);
+        } else {
+            a.truncate(n1);
+            b.truncate(n2);
+        }
     }
     if (offsets && impl_->spec.trim_offsets) {
         impl_->trim_offsets(a_text, &a.tokens);
@@ -560,15 +619,15 @@ StatusOr<Encoding> XlmrTokenizer::encode_pair_impl(std::string_view a_text, std:
     return assemble(impl_->spec.pair, &a.tokens, &b.tokens, offsets);
 }
 
-StatusOr<std::vector<int32_t>> XlmrTokenizer::encode_pair(std::string_view a, std::string_view b,
-                                                          int max_length) const {
-    BGE_ASSIGN_OR_RETURN(Encoding e, encode_pair_impl(a, b, max_length, false));
+StatusOr<std::vector<int32_t>> XlmrTokenizer::encode_pair(std::string_view a, std::string_view b, int max_length,
+                                                          bool keep_tail) const {
+    BGE_ASSIGN_OR_RETURN(Encoding e, encode_pair_impl(a, b, max_length, false, keep_tail));
     return std::move(e.ids);
 }
 
 StatusOr<Encoding> XlmrTokenizer::encode_pair_with_offsets(std::string_view a, std::string_view b,
                                                            int max_length) const {
-    return encode_pair_impl(a, b, max_length, true);
+    return encode_pair_impl(a, b, max_length, true, false);
 }
 
 int32_t XlmrTokenizer::vocab_size() const {

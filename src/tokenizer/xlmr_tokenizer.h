@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,13 +54,23 @@ class XlmrTokenizer {
     // The single template (`<s> A </s>`), keeping the head of A so that the result has at most `max_length` ids;
     // a max_length below the template's own tokens is kInvalidArgument. Stops tokenizing once the kept ids are
     // known, so a long text costs what its head does.
-    StatusOr<std::vector<int32_t>> encode_single(std::string_view text, int max_length) const;
+    // keep_tail (truncation side "left", TEI's truncation_direction): the last ids of A are kept instead; the whole
+    // text is tokenized then, holding about `max_length` ids plus one chunk's.
+    StatusOr<std::vector<int32_t>> encode_single(std::string_view text, int max_length, bool keep_tail = false) const;
     StatusOr<Encoding> encode_single_with_offsets(std::string_view text, int max_length) const;
 
     // The pair template (`<s> A </s> </s> B </s>`), truncated `longest_first` exactly as tokenizers does it to at
     // most `max_length` ids. An empty B still gives the pair form, as batch calls tok([a], [b]) do.
-    StatusOr<std::vector<int32_t>> encode_pair(std::string_view a, std::string_view b, int max_length) const;
+    // keep_tail: the same number of ids is kept of each text, its last ones (truncation side "left").
+    StatusOr<std::vector<int32_t>> encode_pair(std::string_view a, std::string_view b, int max_length,
+                                               bool keep_tail = false) const;
     StatusOr<Encoding> encode_pair_with_offsets(std::string_view a, std::string_view b, int max_length) const;
+
+    // The text of `ids` as tokenizers' decode gives it, through the file's decoder (XLMRobertaConverter's Metaspace
+    // for a .model): pieces joined, "▁" -> " ", the first token's dropped; special added tokens left out when
+    // skip_special_tokens. An id with no token (outside the vocabulary and the added tokens) is kInvalidArgument
+    // naming it and its position; a decoder we do not run is kUnimplemented.
+    StatusOr<std::string> decode(std::span<const int32_t> ids, bool skip_special_tokens) const;
 
     // Ids the tokenizer can produce: the vocabulary and the added tokens; the model's vocab_size must be at least
     // this.
@@ -75,7 +86,8 @@ class XlmrTokenizer {
  private:
     XlmrTokenizer();
     static StatusOr<std::unique_ptr<XlmrTokenizer>> build(TokenizerSpec spec, std::string description);
-    StatusOr<Encoding> encode_pair_impl(std::string_view a, std::string_view b, int max_length, bool offsets) const;
+    StatusOr<Encoding> encode_pair_impl(std::string_view a, std::string_view b, int max_length, bool offsets,
+                                        bool keep_tail) const;
     std::unique_ptr<Impl> impl_;
 };
 

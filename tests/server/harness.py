@@ -19,7 +19,8 @@ RERANKER = os.path.join(TEST_DIR, "golden", "reranker")
 
 
 class Server:
-    def __init__(self, *args, env=None, models=True):
+    def __init__(self, *args, env=None, models=True, wait_ready=True):
+        """wait_ready=False: returns once the port is open (the models may still be loading)."""
         cmd = [BINARY, "serve", "--port", "0", "--threads", "1"]
         if models:
             cmd += ["--model", M3, "--reranker", RERANKER]
@@ -28,6 +29,7 @@ class Server:
         full_env.update(env or {})
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=full_env)
         self.lines = []
+        self._wait_ready = wait_ready
         self._ready = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -40,7 +42,8 @@ class Server:
         for raw in self.proc.stderr:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             self.lines.append(line)
-            m = re.search(r"ready on http://[^:]+:(\d+)", line)
+            m = re.search(r"ready on http://[^:]+:(\d+)" if self._wait_ready else r"listening on http://[^:]+:(\d+)",
+                          line)
             if m:
                 self.port = int(m.group(1))
                 self._ready.set()

@@ -9,12 +9,12 @@ import unittest
 import jsonschema
 import openai
 
-from harness import BINARY, M3, Server, assert_close, cli_embed
+from harness import BINARY, M3, Server, assert_close, cli_embed, wait_for
 
 ALL_ROUTES = [
     ("POST", "/v1/embeddings"), ("GET", "/v1/models"),
     ("POST", "/embed"), ("POST", "/embed_sparse"), ("POST", "/embed_all"), ("POST", "/rerank"),
-    ("POST", "/tokenize"), ("GET", "/info"),
+    ("POST", "/tokenize"), ("POST", "/decode"), ("GET", "/info"),
     ("POST", "/v1/rerank"), ("POST", "/v2/rerank"),
     ("POST", "/m3/embed"), ("POST", "/m3/score"),
     ("GET", "/health"), ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/"),
@@ -129,7 +129,16 @@ class ApiTest(unittest.TestCase):
         for t, (start, stop), seq in zip(tokens[0], cli["offsets"], cli["sequence"]):
             if seq >= 0:
                 self.assertEqual((t["start"], t["stop"], t["text"]), (start, stop, "hello world"[start:stop]))
+        # /decode: tokenizers' decode of those ids (the tokenizer tests compare it with tokenizers itself).
+        ids = [t["id"] for t in tokens[0]]
+        self.assertEqual(self.server.post("/decode", {"ids": ids}).json(), ["hello world"])
+        part = self.server.post("/decode", {"ids": ids[1:3]}).json()
+        self.assertEqual(len(part), 1)
+        self.assertTrue("hello world".startswith(part[0]) and part[0], part)
+        self.assertEqual(self.server.post("/decode", {"ids": [ids, ids[1:3]], "skip_special_tokens": False}).json(),
+                         ["<s> hello world</s>", part[0]])
         info = self.server.get("/info").json()
+        self.assertEqual((info["device"], info["dtype"], info["model_dtype"]), ("cpu", "F32", "float32"))
         self.assertEqual(info["model_type"], {"embedding": {"pooling": "cls"}})
         self.assertEqual(info["max_input_length"], 128)
         self.assertEqual(info["max_client_batch_size"], 16)
@@ -179,7 +188,14 @@ class ApiTest(unittest.TestCase):
             ("/v1/embeddings", b'{"input": "\xff\xfe"}', 400, False),
             ("/v1/embeddings", b"[" * 100000, 400, False),
             ("/embed", b'{"inputs": "a", "normalize": "yes"}', 400, True),
-            ("/embed", b'{"inputs": "a", "truncation_direction": "left"}', 400, True),
+            ("/embed", b'{"inputs": "a", "normalize": false}', 400, True),
+            ("/embed", b'{"inputs": "a", "truncation_direction": "up"}', 400, True),
+            ("/decode", b'{"ids": [5, 99999]}', 400, True),
+            ("/decode", b'{"ids": []}', 400, True),
+            ("/decode", b'{"ids": [[5], 6]}', 400, True),
+            ("/decode", b'{"ids": [-1]}', 400, True),
+            ("/decode", b'{"ids": "5"}', 400, True),
+            ("/decode", b'{"ids": ' + json.dumps([[5]] * 17).encode() + b"}", 413, True),
             ("/embed", b'{"inputs": ["a", 3]}', 400, True),
             ("/embed", b'{"inputs": ' + json.dumps(["x"] * 17).encode() + b"}", 413, True),
             ("/rerank", b'{"query": "", "texts": ["a"]}', 400, True),
@@ -210,6 +226,27 @@ class ApiTest(unittest.TestCase):
         self.error(self.server.post("/rerank", {"query": "q", "texts": [long_text]}), 413, tei=True)
         self.assertEqual(self.server.post("/rerank", {"query": "q", "texts": [long_text], "truncate": True})
                          .status_code, 200)
+
+    def test_truncation_direction_left_keeps_the_tail(self):
+        # Metaspace splits at spaces, so the ids of the text are the words' ids back to back and its last 126 ids
+        # (128 with <s>, </s>) are known: the embedding of those ids as an OpenAI token-id input.
+        def ids(text):
+            return [t["id"] for t in self.server.post("/tokenize", {"inputs": text}).json()[0][1:-1]]
+        filler, tail = ids("x"), ids("hello world")
+        text = "x " * 300 + "hello world"
+        kept = (filler * 300 + tail)[-126:]
+        left = self.server.post("/embed", {"inputs": text, "truncate": True, "truncation_direction": "left"})
+        self.assertEqual(left.status_code, 200, left.text)
+        want = self.server.post("/v1/embeddings", {"input": [kept]}).json()["data"][0]["embedding"]
+        assert_close(self, left.json()[0], want, "left-truncated /embed")
+        right = self.server.post("/embed", {"inputs": text, "truncate": True}).json()[0]
+        self.assertGreater(max(abs(a - b) for a, b in zip(right, want)), 1e-3)
+        # Pairs keep the tail of each text (longest_first); the tokenizer tests check the ids against tokenizers.
+        q = {"query": "q", "texts": [text], "truncate": True}
+        left_score = self.server.post("/rerank", dict(q, truncation_direction="Left")).json()[0]["score"]
+        right_score = self.server.post("/rerank", q).json()[0]["score"]
+        self.assertNotEqual(left_score, right_score)
+        self.error(self.server.post("/embed", {"inputs": text, "truncation_direction": "left"}), 413, tei=True)
 
     def test_body_limit_is_checked_before_the_body_is_read(self):
         # 100 MB announced, 1 KB sent: the answer comes at once, from the headers alone.
@@ -286,7 +323,8 @@ class DocsTest(unittest.TestCase):
         import re
         import shlex
         import requests
-        doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "api.md")).read()
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "api.md")) as f:
+            doc = f.read()
         commands = [c.replace("\\\n", " ") for c in re.findall(r"^curl .*?(?<!\\)$", doc, re.M | re.S)]
         self.assertGreaterEqual(len(commands), 11)
         with Server() as server:
@@ -366,7 +404,7 @@ class AuthTest(unittest.TestCase):
         with Server("--api-key", "s3cret") as server:
             bodies = {"/v1/embeddings": {"input": "a"}, "/embed": {"inputs": "a"}, "/embed_sparse": {"inputs": "a"},
                       "/embed_all": {"inputs": "a"}, "/rerank": {"query": "q", "texts": ["a"]},
-                      "/tokenize": {"inputs": "a"}, "/v1/rerank": {"query": "q", "documents": ["a"]},
+                      "/tokenize": {"inputs": "a"}, "/decode": {"ids": [5]}, "/v1/rerank": {"query": "q", "documents": ["a"]},
                       "/v2/rerank": {"query": "q", "documents": ["a"]}, "/m3/embed": {"inputs": "a"},
                       "/m3/score": {"query": "q", "passages": ["a"]}}
             import requests
@@ -407,6 +445,74 @@ class AuthTest(unittest.TestCase):
                 self.assertEqual(refused.status_code, 413)
                 self.assertIn("16", refused.json()["error"])
                 self.assertEqual(server.stop(), 0)
+
+
+class DeviceTest(unittest.TestCase):
+    def start(self, *args, env=None):
+        import os
+        return subprocess.run([BINARY, "serve", "--model", M3, "--port", "0", "--threads", "1", *args],
+                              capture_output=True, text=True, timeout=60, env=dict(os.environ, **(env or {})))
+
+    def test_device_and_dtype_errors_stop_start_up(self):
+        cases = [
+            (["--device", "tpu"], "device 'tpu' is not one of cpu, cuda, cuda:N"),
+            (["--device", "cuda:x"], "device 'cuda:x'"),
+            (["--dtype", "fp64"], "dtype 'fp64'"),
+            (["--dtype", "fp16"], "dtype fp16: the CPU backend computes in"),
+            ([], "device 'gpu'"),  # from BGE_DEVICE
+        ]
+        for args, message in cases:
+            with self.subTest(args=args):
+                r = self.start(*args, env={"BGE_DEVICE": "gpu"} if not args else None)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(message, r.stderr)
+        # cuda without a usable GPU: a build without CUDA says so, a CUDA build on a machine without a GPU too.
+        r = self.start("--device", "cuda")
+        if "ready on" not in r.stderr:
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertRegex(r.stderr, r"bge: (device cuda: this build has no CUDA backend|cuda:0: no usable CUDA)")
+
+    def test_cpu_device_and_dtype_are_served_and_reported(self):
+        with Server("--device", "cpu", "--dtype", "fp32", models=False, env={"BGE_MODEL": M3}) as server:
+            self.assertIn("(cpu, F32, CPU", next(l for l in server.lines if "ready on" in l))
+            info = server.get("/info").json()
+            self.assertEqual((info["device"], info["dtype"], info["model_dtype"]), ("cpu", "F32", "float32"))
+            self.assertEqual(server.post("/embed", {"inputs": "hello world"}).json(), [cli_embed("hello world")])
+            self.assertEqual(server.stop(), 0)
+
+
+class LoadingTest(unittest.TestCase):
+    def test_health_is_503_while_the_models_download_and_load(self):
+        # The model comes by hub name from a slow fake hub (tests/hub): the port is open and answers 503 until the
+        # download, load and warm-up are done, then 200.
+        import os
+        import sys
+        import tempfile
+        from pathlib import Path
+        import requests
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "hub"))
+        import fake_hub
+        hub = fake_hub.FakeHub(fake_hub.golden_repos(Path(M3).parent))
+        hub.slow = 0.1  # seconds per 64 KiB: the LFS files take a few seconds
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                env = {"HF_HOME": tmp + "/home", "HF_HUB_CACHE": tmp + "/cache", "HF_ENDPOINT": hub.endpoint,
+                       "NO_PROXY": "127.0.0.1,localhost"}
+                with Server("--model", "test-org/m3", models=False, env=env, wait_ready=False) as server:
+                    health = requests.get(server.url + "/health", timeout=10)
+                    self.assertEqual(health.status_code, 503, health.text)
+                    self.assertIn("Retry-After", health.headers)
+                    embed = requests.post(server.url + "/embed", json={"inputs": "hi"}, timeout=10)
+                    self.assertEqual(embed.status_code, 503, embed.text)
+                    self.assertIn("error", embed.json())
+                    self.assertTrue(wait_for(lambda: any("ready on" in l for l in server.lines), 60), server.lines)
+                    self.assertEqual(requests.get(server.url + "/health", timeout=10).status_code, 200)
+                    self.assertEqual(server.post("/embed", {"inputs": "hello world"}).json(),
+                                     [cli_embed("hello world")])
+                    self.assertEqual(server.get("/info").json()["model_id"], "test-org/m3")
+                    self.assertEqual(server.stop(), 0)
+        finally:
+            hub.close()
 
 
 if __name__ == "__main__":

@@ -43,7 +43,17 @@ class PlaygroundTest(unittest.TestCase):
                         want = sum(a * b for a, b in zip(dense[i], dense[j]))
                         self.assertAlmostEqual(cells[3 * i + j], want, places=3)
                 self.assertEqual(len(driver.find_elements(By.CSS_SELECTOR, "#sparse > div")), 3)
-                self.assertGreater(len(driver.find_elements(By.CSS_SELECTOR, "#sparse .token")), 0)
+                tokens = driver.find_elements(By.CSS_SELECTOR, "#sparse .token")
+                self.assertGreater(len(tokens), 0)
+                # Each sparse token shows its text (as /decode gives it for its id, "▁" for a lone "▁"), not its id.
+                for t in tokens:
+                    word = t.text.rsplit(" ", 1)[0]
+                    decoded = server.post("/decode", {"ids": [int(t.get_attribute("data-id"))]},
+                                          headers=headers).json()[0]
+                    self.assertEqual(word, decoded or "\u2581")
+                    self.assertFalse(word.startswith("#"))
+                words = {t.text.rsplit(" ", 1)[0] for t in tokens}
+                self.assertTrue(any(w.isalpha() for w in words), words)
                 ranked = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#ranked li .text")]
                 api = server.post("/rerank", {"query": "What do pandas eat?", "texts": TEXTS, "return_text": True},
                                   headers=headers).json()
