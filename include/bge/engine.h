@@ -29,7 +29,9 @@ struct EngineOptions {
     // come; a GPU's is reserved for the whole budget at open, which refuses one the GPU cannot hold.
     int max_batch_tokens = 8192;
     std::string device = "cpu";  // "cpu" | "cuda" (GPU 0) | "cuda:N"
-    std::string dtype{};         // compute dtype "fp32" | "fp16" | "bf16"; empty: fp32 on the CPU, fp16 on a GPU
+    // compute dtype "fp32" | "fp16" | "bf16" | "int8"; empty: fp32 on the CPU, fp16 on a GPU. The CPU takes fp32,
+    // bf16 and int8 (encoder GEMMs in that type, the rest fp32); a GPU fp32, fp16 and bf16.
+    std::string dtype{};
 };
 
 // What was found and loaded.
@@ -44,7 +46,8 @@ struct ModelInfo {
     int vocab_size = 0;
     int max_length = 0;         // default max input tokens: min(model_max_length, max_position_embeddings - 2)
     std::string weights_dtype;  // dtype of the stored encoder weights: F32 | F16 | BF16
-    std::string compute_dtype;  // what the backend computes in
+    std::string compute_dtype;  // what the backend computes in: F32 | F16 | BF16 | INT8+BF16 (cpu int8) ...
+    std::string gemm_kernels;   // cpu backend: GEMM type and oneDNN kernel per layer count, "48 x bf16 brg:..."
     std::string backend;        // "cpu" | "cuda:N"
     std::string device;         // the device in words
     std::string cpu_isa;        // cpu backend: instruction sets chosen at run time, e.g. "oneDNN avx2, loops x86-64-v3"

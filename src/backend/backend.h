@@ -51,6 +51,10 @@ using HostTensor = DeviceTensor;
 
 enum class Activation { kNone, kGelu /* exact erf GELU */, kTanh };
 
+// The encoder layer's linear maps by place, for backends whose GEMM precision differs per layer (the CPU's int8
+// keeps the maps whose inputs quantize badly in bf16).
+enum class EncoderLinear { kQkv, kAttentionOut, kFfnIn, kFfnOut };
+
 // Where a packed batch's sequences start: the host offsets (for launch planning) and the same offsets in
 // device memory (for kernels), both [n_seqs + 1].
 struct SeqLayout {
@@ -107,6 +111,17 @@ class Backend {
     // w: fp32 [out, in] row-major; b: fp32 [out] or nullptr. Stored in the activation dtype.
     virtual StatusOr<std::unique_ptr<LinearWeight>> make_linear(const float* w, const float* b, int64_t out,
                                                                 int64_t in) = 0;
+
+    // make_linear for one of an encoder layer's maps; a backend may store and compute it in another precision.
+    virtual StatusOr<std::unique_ptr<LinearWeight>> make_encoder_linear(EncoderLinear which, const float* w,
+                                                                        const float* b, int64_t out, int64_t in) {
+        (void)which;
+        return make_linear(w, b, out, in);
+    }
+    // What the linear layers compute in, for `bge info`: the activation dtype's name unless the backend says more.
+    virtual std::string compute_dtype() const { return dtype_name(activation_dtype()); }
+    // The GEMM kernels chosen for the layers made so far, for `bge info`; empty where the backend does not say.
+    virtual std::string gemm_kernels() const { return {}; }
 
     // y [n, out] = act(x [n, in] · Wᵀ + b). x is in the activation dtype; y in it or in F32. No overlap.
     virtual void linear(const Tensor& x, const LinearWeight& w, Activation act, const Tensor& y) = 0;

@@ -30,6 +30,7 @@ int print_info(const CommonOptions& options, bool check) {
         {"compute_dtype", i.compute_dtype},
         {"backend", i.backend},
         {"cpu_isa", i.cpu_isa},
+        {"gemm_kernels", i.gemm_kernels},
         {"device", i.device},
         {"device_memory_total_bytes", i.device_memory_total_bytes},
         {"device_memory_free_bytes", i.device_memory_free_bytes},

@@ -29,7 +29,7 @@ struct CommonOptions {
     size_t max_line_bytes = kDefaultMaxLineBytes;  // longest stdin line
     bool quiet = false;                            // no progress lines on stderr
     std::string device = "cpu";                    // cpu | cuda | cuda:N
-    std::string dtype;                             // fp32 | fp16 | bf16; empty: the device's default
+    std::string dtype;                             // fp32 | fp16 | bf16 | int8; empty: the device's default
 
     EngineOptions engine() const { return {threads, max_batch_tokens, device, dtype}; }
 };

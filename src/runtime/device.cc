@@ -16,7 +16,16 @@ StatusOr<DType> parse_dtype(const std::string& name, bool gpu) {
     if (name == "fp32") return DType::kF32;
     if (name == "fp16") return DType::kF16;
     if (name == "bf16") return DType::kBF16;
-    return invalid_argument("dtype '" + name + "' is not one of fp32, fp16, bf16");
+    if (name == "int8") return failed_precondition("dtype int8: only the CPU backend computes in int8");
+    return invalid_argument("dtype '" + name + "' is not one of fp32, fp16, bf16, int8");
+}
+
+StatusOr<CpuPrecision> parse_cpu_dtype(const std::string& name) {
+    if (name.empty() || name == "fp32") return CpuPrecision::kF32;
+    if (name == "bf16") return CpuPrecision::kBF16;
+    if (name == "int8") return CpuPrecision::kInt8;
+    if (name == "fp16") return failed_precondition("dtype fp16: the CPU backend computes in fp32, bf16 or int8");
+    return invalid_argument("dtype '" + name + "' is not one of fp32, fp16, bf16, int8");
 }
 
 // "cuda" -> 0, "cuda:N" -> N; -1 for anything else.
@@ -33,11 +42,8 @@ int parse_cuda_index(const std::string& device) {
 
 StatusOr<std::unique_ptr<Backend>> make_backend(const EngineOptions& options) {
     if (options.device == "cpu") {
-        BGE_ASSIGN_OR_RETURN(DType dtype, parse_dtype(options.dtype, false));
-        if (dtype != DType::kF32) {
-            return failed_precondition("dtype " + options.dtype + ": the CPU backend computes in fp32 only");
-        }
-        return make_cpu_backend(options.n_threads);
+        BGE_ASSIGN_OR_RETURN(CpuPrecision precision, parse_cpu_dtype(options.dtype));
+        return make_cpu_backend(options.n_threads, precision);
     }
     const int index = parse_cuda_index(options.device);
     if (index < 0) return invalid_argument("device '" + options.device + "' is not one of cpu, cuda, cuda:N");

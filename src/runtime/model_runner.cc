@@ -160,7 +160,8 @@ Status ModelRunner::load(const std::string& dir, const EngineOptions& options, M
     info_.vocab_size = config_.vocab_size;
     info_.max_length = tokenizer_->default_max_length();
     info_.weights_dtype = dtype_name(stored);
-    info_.compute_dtype = dtype_name(backend_->activation_dtype());
+    info_.compute_dtype = backend_->compute_dtype();
+    info_.gemm_kernels = backend_->gemm_kernels();
     info_.backend = backend_->name();
     if (info_.backend == "cpu") info_.cpu_isa = cpu_isa_in_use();
     info_.device = backend_->device_description();

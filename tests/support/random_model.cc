@@ -46,7 +46,7 @@ uint16_t to_f16(float f) {  // round to nearest for the normal range the weights
 struct Entry {
     std::string name;
     std::vector<int64_t> shape;
-    enum { kRandom, kOnes, kZeros } fill;
+    enum { kRandom, kOnes, kZeros, kGamma } fill;
 };
 
 }  // namespace
@@ -59,7 +59,7 @@ void write_random_model(const std::string& dir, const RandomModelSpec& spec) {
         {"embeddings.word_embeddings.weight", {vocab, h}, Entry::kRandom},
         {"embeddings.position_embeddings.weight", {spec.max_positions, h}, Entry::kRandom},
         {"embeddings.token_type_embeddings.weight", {1, h}, Entry::kRandom},
-        {"embeddings.LayerNorm.weight", {h}, Entry::kOnes},
+        {"embeddings.LayerNorm.weight", {h}, Entry::kGamma},
         {"embeddings.LayerNorm.bias", {h}, Entry::kZeros},
     };
     for (int l = 0; l < spec.layers; ++l) {
@@ -74,7 +74,7 @@ void write_random_model(const std::string& dir, const RandomModelSpec& spec) {
         entries.push_back({p + "output.dense.weight", {h, spec.ffn}, Entry::kRandom});
         entries.push_back({p + "output.dense.bias", {h}, Entry::kRandom});
         for (const char* ln : {"attention.output.LayerNorm", "output.LayerNorm"}) {
-            entries.push_back({p + ln + ".weight", {h}, Entry::kOnes});
+            entries.push_back({p + ln + ".weight", {h}, Entry::kGamma});
             entries.push_back({p + ln + ".bias", {h}, Entry::kZeros});
         }
     }
@@ -102,7 +102,8 @@ void write_random_model(const std::string& dir, const RandomModelSpec& spec) {
         for (int64_t d : e.shape) n *= static_cast<size_t>(d);
         buf.resize(n * elem);
         for (size_t i = 0; i < n; ++i) {
-            const float v = e.fill == Entry::kRandom ? rng.uniform(spec.scale) : e.fill == Entry::kOnes ? 1.0f : 0.0f;
+            float v = e.fill == Entry::kRandom ? rng.uniform(spec.scale) : e.fill == Entry::kZeros ? 0.0f : 1.0f;
+            if (e.fill == Entry::kGamma && i < static_cast<size_t>(spec.outlier_channels)) v = spec.outlier_gain;
             if (spec.f16) {
                 const uint16_t b = to_f16(v);
                 std::memcpy(&buf[i * 2], &b, 2);

@@ -17,6 +17,10 @@ struct RandomModelSpec {
     int max_positions = 130;
     bool f16 = true;      // F16 weights (else F32)
     float scale = 0.05f;  // weights uniform in [-scale, scale]; LayerNorm gamma 1, beta 0
+    // Every LayerNorm's gamma is outlier_gain on its first outlier_channels channels: the few huge activation
+    // channels of trained transformers, which per-token int8 scales must survive.
+    int outlier_channels = 0;
+    float outlier_gain = 1.f;
     uint64_t seed = 1;
 };
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <utility>
@@ -22,8 +23,12 @@ namespace {
 
 class CpuBackend final : public Backend {
  public:
-    CpuBackend(int n_threads, dnnl::engine engine)
-        : n_threads_(n_threads > 0 ? n_threads : omp_get_num_procs()), engine_(std::move(engine)), linear_(engine_) {}
+    CpuBackend(int n_threads, CpuPrecision precision, dnnl::engine engine)
+        : n_threads_(n_threads > 0 ? n_threads : omp_get_num_procs()),
+          precision_(precision),
+          engine_(std::move(engine)),
+          bf16_(cpu::gemm_type_supported(engine_, cpu::GemmType::kBF16)),
+          linear_(engine_, n_threads_) {}
 
     std::string name() const override { return "cpu"; }
     std::string device_description() const override {
@@ -72,8 +77,29 @@ class CpuBackend final : public Backend {
 
     StatusOr<std::unique_ptr<LinearWeight>> make_linear(const float* w, const float* b, int64_t out,
                                                         int64_t in) override {
-        use_threads();
-        return std::unique_ptr<LinearWeight>(cpu::make_cpu_linear(engine_, w, b, out, in));
+        return make(w, b, out, in, cpu::GemmType::kF32);
+    }
+    StatusOr<std::unique_ptr<LinearWeight>> make_encoder_linear(EncoderLinear which, const float* w, const float* b,
+                                                                int64_t out, int64_t in) override {
+        return make(w, b, out, in, gemm_type(which, in));
+    }
+    std::string compute_dtype() const override {
+        switch (precision_) {
+            case CpuPrecision::kF32:
+                return "F32";
+            case CpuPrecision::kBF16:
+                return bf16_ ? "BF16" : "F32 (bf16 asked; oneDNN has no bf16 matmul below AVX-512)";
+            case CpuPrecision::kInt8:
+                return bf16_ ? "INT8+BF16" : "INT8+F32 (no bf16 matmul below AVX-512)";
+        }
+        return "?";
+    }
+    std::string gemm_kernels() const override {
+        std::string out;
+        for (const auto& [kernel, count] : kernels_) {
+            out += (out.empty() ? "" : ", ") + std::to_string(count) + " x " + kernel;
+        }
+        return out;
     }
     void linear(const Tensor& x, const LinearWeight& w, Activation act, const Tensor& y) override {
         const auto* cw = dynamic_cast<const cpu::CpuLinearWeight*>(&w);
@@ -107,11 +133,37 @@ class CpuBackend final : public Backend {
     // oneDNN (OpenMP build) sizes its parallel regions by the calling thread's OpenMP setting.
     void use_threads() const { omp_set_num_threads(n_threads_); }
 
+    // The GEMM type of an encoder map under precision_ (see CpuPrecision).
+    cpu::GemmType gemm_type(EncoderLinear which, int64_t in) const {
+        const cpu::GemmType wide = bf16_ ? cpu::GemmType::kBF16 : cpu::GemmType::kF32;
+        switch (precision_) {
+            case CpuPrecision::kF32:
+                return cpu::GemmType::kF32;
+            case CpuPrecision::kBF16:
+                return wide;
+            case CpuPrecision::kInt8: {
+                const bool quantized = which == EncoderLinear::kAttentionOut || which == EncoderLinear::kFfnOut;
+                return quantized && in < 66000 ? cpu::GemmType::kInt8 : wide;
+            }
+        }
+        return cpu::GemmType::kF32;
+    }
+    StatusOr<std::unique_ptr<LinearWeight>> make(const float* w, const float* b, int64_t out, int64_t in,
+                                                 cpu::GemmType type) {
+        use_threads();
+        auto lw = cpu::make_cpu_linear(engine_, w, b, out, in, type);
+        ++kernels_[std::string(cpu::gemm_type_name(type)) + " " + lw->kernel];
+        return std::unique_ptr<LinearWeight>(std::move(lw));
+    }
+
     int n_threads_;
+    CpuPrecision precision_;
     uint64_t physical_ = physical_memory_bytes();
     std::shared_ptr<std::atomic<uint64_t>> allocated_ = std::make_shared<std::atomic<uint64_t>>(0);  // by alloc()
     dnnl::engine engine_;
+    bool bf16_;  // oneDNN has a bf16 matmul here
     cpu::LinearRunner linear_;
+    std::map<std::string, int> kernels_;  // "int8 brg:avx512_core_vnni" -> layers made with it
     cpu::AttentionRunner attention_;
 };
 
@@ -153,9 +205,9 @@ std::string cpu_isa_in_use() {
     return std::string("oneDNN ") + onednn_isa_name(dnnl_get_effective_cpu_isa()) + ", loops " + loops;
 }
 
-std::unique_ptr<Backend> make_cpu_backend(int n_threads) {
+std::unique_ptr<Backend> make_cpu_backend(int n_threads, CpuPrecision precision) {
     try {
-        return std::make_unique<CpuBackend>(n_threads, dnnl::engine(dnnl::engine::kind::cpu, 0));
+        return std::make_unique<CpuBackend>(n_threads, precision, dnnl::engine(dnnl::engine::kind::cpu, 0));
     } catch (const dnnl::error& e) {
         std::fprintf(stderr, "bge cpu backend: oneDNN CPU engine creation failed: %s\n", e.what());
         std::abort();

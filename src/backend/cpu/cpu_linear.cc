@@ -1,7 +1,9 @@
 #include "backend/cpu/cpu_linear.h"
 
 #include <oneapi/dnnl/dnnl_debug.h>
+#include <omp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -26,25 +28,76 @@ constexpr size_t kMaxCachedPrimitives = 512;
     std::abort();
 }
 
+// Element types of the matmul's source, weights and destination for each GEMM type.
+dt src_type(GemmType t) { return t == GemmType::kF32 ? dt::f32 : t == GemmType::kBF16 ? dt::bf16 : dt::u8; }
+dt weight_type(GemmType t) { return t == GemmType::kF32 ? dt::f32 : t == GemmType::kBF16 ? dt::bf16 : dt::s8; }
+dt dst_type(GemmType t) { return t == GemmType::kInt8 ? dt::s32 : dt::f32; }
+
+dnnl::matmul::primitive_desc reference_pd(const dnnl::engine& engine, GemmType type, int64_t out, int64_t in) {
+    const dnnl::memory::desc any_weights({in, out}, weight_type(type), tag::any);
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc({{kReferenceRows, in}, src_type(type), tag::ab}, any_weights,
+                                                           {{kReferenceRows, out}, dst_type(type), tag::ab}),
+                                        engine);
+}
+
+dnnl::algorithm eltwise_for(Activation act) {
+    return act == Activation::kGelu ? dnnl::algorithm::eltwise_gelu_erf : dnnl::algorithm::eltwise_tanh;
+}
+
 }  // namespace
 
+const char* gemm_type_name(GemmType t) {
+    return t == GemmType::kF32 ? "f32" : t == GemmType::kBF16 ? "bf16" : "int8";
+}
+
+bool gemm_type_supported(const dnnl::engine& engine, GemmType type) {
+    try {
+        reference_pd(engine, type, 64, 64);
+        return true;
+    } catch (const dnnl::error&) {
+        return false;
+    }
+}
+
+int32_t u8_max_code() {
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    const bool vnni = isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16 ||
+                      isa == dnnl_cpu_isa_avx512_core_amx || isa == dnnl_cpu_isa_avx2_vnni;
+    return vnni ? 255 : 127;
+}
+
 std::unique_ptr<CpuLinearWeight> make_cpu_linear(const dnnl::engine& engine, const float* w, const float* b,
-                                                 int64_t out, int64_t in) {
+                                                 int64_t out, int64_t in, GemmType type) {
     BGE_CHECK(w != nullptr && out > 0 && in > 0);
+    BGE_CHECK(type != GemmType::kInt8 || in < 66000);
     auto lw = std::make_unique<CpuLinearWeight>();
     lw->in_features = in;
     lw->out_features = out;
+    lw->type = type;
+    // The weights in the GEMM's element type, still PyTorch's [out, in] row-major.
+    std::vector<uint16_t> bf16;
+    std::vector<int8_t> s8;
+    const void* user_data = w;
+    if (type == GemmType::kBF16) {
+        bf16.resize(static_cast<size_t>(out * in));
+        to_bf16(w, out * in, bf16.data());
+        user_data = bf16.data();
+    } else if (type == GemmType::kInt8) {
+        s8.resize(static_cast<size_t>(out * in));
+        lw->scales.resize(out);
+        lw->sums.resize(out);
+        for (int64_t o = 0; o < out; ++o) lw->scales[o] = quantize_row_s8(w + o * in, in, &s8[o * in], &lw->sums[o]);
+        user_data = s8.data();
+    }
     try {
-        const dnnl::memory::desc any_weights({in, out}, dt::f32, tag::any);
-        const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc({{kReferenceRows, in}, dt::f32, tag::ab}, any_weights,
-                                                                 {{kReferenceRows, out}, dt::f32, tag::ab}),
-                                              engine);
+        const auto pd = reference_pd(engine, type, out, in);
         // W [out, in] row-major is Wᵀ [in, out] in column-major order (tag ba).
-        dnnl::memory user({{in, out}, dt::f32, tag::ba}, engine, const_cast<float*>(w));
+        dnnl::memory user({{in, out}, weight_type(type), tag::ba}, engine, const_cast<void*>(user_data));
         lw->weights = dnnl::memory(pd.weights_desc(), engine);
         dnnl::stream stream(engine);
         dnnl::reorder(user, lw->weights).execute(stream, user, lw->weights);
         stream.wait();
+        lw->kernel = pd.impl_info_str();
     } catch (const dnnl::error& e) {
         die("weight reorder", e.what());
     }
@@ -54,7 +107,8 @@ std::unique_ptr<CpuLinearWeight> make_cpu_linear(const dnnl::engine& engine, con
 
 size_t LinearRunner::KeyHash::operator()(const Key& key) const {
     size_t h = std::hash<int64_t>()(key.m);
-    for (int64_t v : {key.k, key.n, static_cast<int64_t>(key.bias), static_cast<int64_t>(key.act)}) {
+    for (int64_t v : {key.k, key.n, static_cast<int64_t>(key.type), static_cast<int64_t>(key.bias),
+                      static_cast<int64_t>(key.act)}) {
         h = h * 1000003u ^ std::hash<int64_t>()(v);
     }
     return h;
@@ -64,18 +118,20 @@ LinearRunner::Entry& LinearRunner::entry_for(const Key& key, const dnnl::memory:
     if (auto it = cache_.find(key); it != cache_.end()) return it->second;
     if (cache_.size() >= kMaxCachedPrimitives) cache_.clear();
     try {
+        // INT8 sums are dequantized before the bias and the activation, so those run after the matmul.
+        const bool fused = key.type != GemmType::kInt8;
         dnnl::post_ops ops;
-        if (key.act == Activation::kGelu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
-        if (key.act == Activation::kTanh) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f);
+        if (fused && key.act != Activation::kNone) ops.append_eltwise(1.f, eltwise_for(key.act), 0.f, 0.f);
         dnnl::primitive_attr attr;
         attr.set_post_ops(ops);
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
 
-        const dnnl::memory::desc src_md({key.m, key.k}, dt::f32, tag::ab);
-        const dnnl::memory::desc dst_md({key.m, key.n}, dt::f32, tag::ab);
+        const dnnl::memory::desc src_md({key.m, key.k}, src_type(key.type), tag::ab);
+        const dnnl::memory::desc dst_md({key.m, key.n}, dst_type(key.type), tag::ab);
         const dnnl::memory::desc bias_md({1, key.n}, dt::f32, tag::ab);
-        const auto desc = key.bias ? dnnl::matmul::desc(src_md, weights_desc, bias_md, dst_md)
-                                   : dnnl::matmul::desc(src_md, weights_desc, dst_md);
+        const bool bias = fused && key.bias;
+        const auto desc = bias ? dnnl::matmul::desc(src_md, weights_desc, bias_md, dst_md)
+                               : dnnl::matmul::desc(src_md, weights_desc, dst_md);
         const dnnl::matmul::primitive_desc pd(desc, attr, engine_);
 
         Entry e;
@@ -88,36 +144,97 @@ LinearRunner::Entry& LinearRunner::entry_for(const Key& key, const dnnl::memory:
                   {DNNL_ARG_WEIGHTS, e.weights.get()},
                   {DNNL_ARG_DST, e.dst.get()},
                   {DNNL_ARG_SCRATCHPAD, e.scratchpad.get()}};
-        if (key.bias) {
+        if (bias) {
             e.bias = dnnl::memory(bias_md, engine_, DNNL_MEMORY_NONE);
             e.args.push_back({DNNL_ARG_BIAS, e.bias.get()});
         }
-        scratchpad_.reserve(pd.scratchpad_desc().get_size());
+        size_t scratch = pd.scratchpad_desc().get_size();
+        if (!fused && key.act != Activation::kNone) {
+            // In place on the dequantized F32 output, which is the matmul's s32 destination memory.
+            dnnl::primitive_attr eltwise_attr;
+            eltwise_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+            const dnnl::memory::desc f32_md({key.m, key.n}, dt::f32, tag::ab);
+            const dnnl::eltwise_forward::primitive_desc epd(
+                dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, eltwise_for(key.act), f32_md, 0.f,
+                                            0.f),
+                eltwise_attr, engine_);
+            e.activation = dnnl::eltwise_forward(epd);
+            scratch = std::max(scratch, epd.scratchpad_desc().get_size());
+            // The eltwise reads and writes dst's buffer, viewed as F32.
+            e.activation_view = dnnl::memory(f32_md, engine_, DNNL_MEMORY_NONE);
+            e.activation_scratchpad = dnnl::memory(epd.scratchpad_desc(), engine_, DNNL_MEMORY_NONE);
+            e.activation_args = {{DNNL_ARG_SRC, e.activation_view.get()},
+                                 {DNNL_ARG_DST, e.activation_view.get()},
+                                 {DNNL_ARG_SCRATCHPAD, e.activation_scratchpad.get()}};
+        }
+        scratchpad_.reserve(scratch);
         return cache_.emplace(key, std::move(e)).first->second;
     } catch (const dnnl::error& e) {
         die("matmul primitive creation", e.what());
     }
 }
 
+void LinearRunner::execute(const dnnl::primitive& p, const std::vector<dnnl_exec_arg_t>& args) {
+    const dnnl_status_t status =
+        dnnl_primitive_execute(p.get(), stream_.get(), static_cast<int>(args.size()), args.data());
+    if (status != dnnl_success) die("matmul execution", dnnl_status2str(status));
+    if (dnnl_stream_wait(stream_.get()) != dnnl_success) die("matmul execution", "stream wait");
+}
+
+void* LinearRunner::prepare_source(const Tensor& x, GemmType type) {
+    const int64_t m = x.rows;
+    const int64_t k = x.cols;
+    const auto* xf = static_cast<const float*>(x.data);
+    if (type == GemmType::kF32) return x.data;
+    if (type == GemmType::kBF16) {
+        auto* dst = static_cast<uint16_t*>(src_.reserve(sizeof(uint16_t) * m * k));
+#pragma omp parallel for num_threads(n_threads_) schedule(static)
+        for (int64_t r = 0; r < m; ++r) to_bf16(xf + r * k, k, dst + r * k);
+        return dst;
+    }
+    auto* dst = static_cast<uint8_t*>(src_.reserve(static_cast<size_t>(m * k)));
+    if (row_quant_.size() < static_cast<size_t>(m)) row_quant_.resize(m);
+    const int32_t max_code = u8_max_code_;
+#pragma omp parallel for num_threads(n_threads_) schedule(static)
+    for (int64_t r = 0; r < m; ++r) row_quant_[r] = quantize_row_u8(xf + r * k, k, max_code, dst + r * k);
+    return dst;
+}
+
 void LinearRunner::run(const Tensor& x, const CpuLinearWeight& w, Activation act, const Tensor& y) {
     BGE_CHECK(x.dtype == DType::kF32 && y.dtype == DType::kF32);
     BGE_CHECK(x.cols == w.in_features && y.cols == w.out_features && x.rows == y.rows);
     if (x.rows == 0) return;
-    const Key key{x.rows, w.in_features, w.out_features, !w.bias.empty(), act};
+    const Key key{x.rows, w.in_features, w.out_features, w.type, !w.bias.empty(), act};
     Entry& e = entry_for(key, w.weights.get_desc());
+    void* src = prepare_source(x, w.type);
     try {
-        e.src.set_data_handle(x.data);
+        e.src.set_data_handle(src);
         e.weights.set_data_handle(w.weights.get_data_handle());
         e.dst.set_data_handle(y.data);
         e.scratchpad.set_data_handle(scratchpad_.data());
-        if (key.bias) e.bias.set_data_handle(const_cast<float*>(w.bias.data()));
+        if (e.bias) e.bias.set_data_handle(const_cast<float*>(w.bias.data()));
     } catch (const dnnl::error& err) {
         die("matmul argument binding", err.what());
     }
-    const dnnl_status_t status =
-        dnnl_primitive_execute(e.primitive.get(), stream_.get(), static_cast<int>(e.args.size()), e.args.data());
-    if (status != dnnl_success) die("matmul execution", dnnl_status2str(status));
-    if (dnnl_stream_wait(stream_.get()) != dnnl_success) die("matmul execution", "stream wait");
+    execute(e.primitive, e.args);
+    if (w.type != GemmType::kInt8) return;
+
+    const int64_t n = y.cols;
+    auto* out = static_cast<char*>(y.data);
+    const float* bias = w.bias.empty() ? nullptr : w.bias.data();
+#pragma omp parallel for num_threads(n_threads_) schedule(static)
+    for (int64_t r = 0; r < y.rows; ++r) {
+        dequantize_row(out + r * n * 4, n, row_quant_[r], w.scales.data(), w.sums.data(), bias);
+    }
+    if (e.activation) {
+        try {
+            e.activation_view.set_data_handle(y.data);
+            e.activation_scratchpad.set_data_handle(scratchpad_.data());
+        } catch (const dnnl::error& err) {
+            die("eltwise argument binding", err.what());
+        }
+        execute(e.activation, e.activation_args);
+    }
 }
 
 }  // namespace bge::cpu

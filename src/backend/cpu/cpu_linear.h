@@ -1,37 +1,64 @@
 // Linear layers on oneDNN matmul: weights are reordered once into the layout the matmul
 // primitive prefers; primitives are created per row count M and cached.
+//
+// Three GEMM types (each layer has one):
+//   F32:  f32 x, f32 W, bias and activation fused as post-ops.
+//   BF16: x rounded to bf16 per call, bf16 W, f32 accumulation and output, bias and activation fused.
+//   INT8: x quantized per token to u8 (asymmetric, dynamic), W s8 per output channel (symmetric), exact s32
+//         accumulation; our epilogue dequantizes and adds the bias, a oneDNN eltwise applies the activation.
+//         Integer sums make a row's result independent of the batch it is in, bitwise.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_memory.h"
+#include "backend/cpu/cpu_quantize.h"
 
 namespace bge::cpu {
 
+enum class GemmType { kF32, kBF16, kInt8 };
+const char* gemm_type_name(GemmType t);  // "f32", "bf16", "int8"
+
+// Whether oneDNN has a matmul for `type` on this CPU at its effective ISA (bf16 needs AVX-512; f32 and int8
+// run everywhere).
+bool gemm_type_supported(const dnnl::engine& engine, GemmType type);
+
+// The largest u8 activation code: 255 where oneDNN's int8 kernels use VNNI or AMX (exact s32 products),
+// 127 otherwise: without VNNI they sum u8·s8 pairs in s16 (vpmaddubsw), which 255 · 127 · 2 overflows.
+int32_t u8_max_code();
+
 class CpuLinearWeight : public LinearWeight {
  public:
-    dnnl::memory weights;     // F32 [in, out] logical (Wᵀ), in the primitive's preferred blocked layout
+    GemmType type = GemmType::kF32;
+    dnnl::memory weights;     // [in, out] logical (Wᵀ) in `type`'s element type, in the primitive's preferred layout
     std::vector<float> bias;  // F32 [out], empty when the layer has no bias
+    std::vector<float> scales;  // INT8: F32 [out], W[o, :] ~ scales[o] * q[o, :]
+    std::vector<int32_t> sums;  // INT8: [out] Σ_k q[o, k]
+    std::string kernel;         // oneDNN's implementation name for this shape, e.g. "brg:avx512_core_vnni"
 };
 
+// `type` must be supported (gemm_type_supported); INT8 needs in < 66000 (exact s32 sums).
 std::unique_ptr<CpuLinearWeight> make_cpu_linear(const dnnl::engine& engine, const float* w, const float* b,
-                                                 int64_t out, int64_t in);
+                                                 int64_t out, int64_t in, GemmType type);
 
-// Runs linear layers; owns the primitive cache and the oneDNN scratchpad. Not thread-safe.
+// Runs linear layers; owns the primitive cache, the oneDNN scratchpad and the converted inputs. Not thread-safe.
 class LinearRunner {
  public:
-    explicit LinearRunner(const dnnl::engine& engine) : engine_(engine), stream_(engine) {}
-    // y [n, out] = act(x [n, in] · Wᵀ + b).
+    LinearRunner(const dnnl::engine& engine, int n_threads)
+        : engine_(engine), stream_(engine), n_threads_(n_threads), u8_max_code_(u8_max_code()) {}
+    // y [n, out] = act(x [n, in] · Wᵀ + b); x and y F32.
     void run(const Tensor& x, const CpuLinearWeight& w, Activation act, const Tensor& y);
 
  private:
     struct Key {
         int64_t m, k, n;
+        GemmType type;
         bool bias;
         Activation act;
         bool operator==(const Key&) const = default;
@@ -44,13 +71,24 @@ class LinearRunner {
         dnnl::matmul primitive;
         dnnl::memory src, weights, bias, dst, scratchpad;
         std::vector<dnnl_exec_arg_t> args;  // built once; the C API avoids a map per call
+        dnnl::primitive activation;         // INT8 with an activation: in place on dst after the epilogue
+        dnnl::memory activation_view;       // dst's buffer as F32, the activation's source and destination
+        dnnl::memory activation_scratchpad;
+        std::vector<dnnl_exec_arg_t> activation_args;
     };
     Entry& entry_for(const Key& key, const dnnl::memory::desc& weights_desc);
+    void execute(const dnnl::primitive& p, const std::vector<dnnl_exec_arg_t>& args);
+    // The matmul's source for x: x itself (F32) or x converted into src_ (BF16, INT8; row_quant_ for INT8).
+    void* prepare_source(const Tensor& x, GemmType type);
 
     dnnl::engine engine_;
     dnnl::stream stream_;
+    int n_threads_;
+    int32_t u8_max_code_;
     std::unordered_map<Key, Entry, KeyHash> cache_;
     ScratchBuffer scratchpad_;  // shared by all primitives; grows on a cache miss only
+    ScratchBuffer src_;         // BF16 or U8 [m, k]
+    std::vector<RowQuant> row_quant_;  // INT8: [m] per-token scale and zero point
 };
 
 }  // namespace bge::cpu
