@@ -135,6 +135,27 @@ TEST(EngineTest, TokenIdsAndTruncation) {
     pairs.pairs = {{"query", long_text}};
     pairs.control.truncate = false;
     EXPECT_EQ((*engine)->submit(std::move(pairs)).get().status().code(), StatusCode::kOutOfRange);
+
+    // keep_tail: text and token-id inputs keep their last tokens, the same for both.
+    std::string tail_text = long_text + "hello world";
+    std::vector<int32_t> body(ids->begin() + 1, ids->end() - 1);
+    std::vector<int32_t> word = (*engine)->embedder_tokenizer().encode("word").value();
+    std::vector<int32_t> long_ids;
+    for (int i = 0; i < 400; ++i) long_ids.insert(long_ids.end(), word.begin() + 1, word.end() - 1);
+    long_ids.insert(long_ids.end(), body.begin(), body.end());
+    EmbedRequest tail_by_text = embed_request({tail_text});
+    tail_by_text.control.keep_tail = true;
+    EmbedRequest tail_by_ids;
+    tail_by_ids.inputs.push_back({"", long_ids, true});
+    tail_by_ids.control.keep_tail = true;
+    auto r_tail_text = (*engine)->submit(std::move(tail_by_text)).get();
+    auto r_tail_ids = (*engine)->submit(std::move(tail_by_ids)).get();
+    ASSERT_TRUE(r_tail_text.ok() && r_tail_ids.ok());
+    expect_same(r_tail_text->embeddings[0], r_tail_ids->embeddings[0], "tail: ids vs text");
+    EXPECT_EQ(r_tail_ids->embeddings[0].n_tokens, (*engine)->max_length(false));
+    auto r_head = (*engine)->submit(embed_request({tail_text})).get();
+    ASSERT_TRUE(r_head.ok());
+    EXPECT_NE(r_head->embeddings[0].dense, r_tail_text->embeddings[0].dense);
 }
 
 TEST(EngineTest, RerankEqualsTheSynchronousReranker) {
