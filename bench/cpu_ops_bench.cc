@@ -1,10 +1,13 @@
 // Throughput of the CPU backend's hot ops at BGE-M3 shapes (hidden 1024, 16 heads x 64, FFN 4096).
-// Usage: bge_cpu_ops_bench [--threads N] [--reps N]. Prints a table, then one JSON line.
-// Each figure is the minimum time over the repetitions, after one warm-up call.
+// Usage: bge_cpu_ops_bench [--threads N] [--reps N] [--rows N]. Prints a table, then one JSON line.
+// Each figure is the minimum time over the repetitions, after one warm-up call. Linear layers run under every CPU
+// precision (fp32, bf16, int8: what that precision uses for the map, see CpuPrecision), the three in turn per
+// repetition so that load on the machine hits them alike.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -52,13 +55,16 @@ std::vector<float> random_vector(size_t n, std::mt19937& rng, float scale) {
 int main(int argc, char** argv) {
     int threads = 0;
     int reps = 10;
+    int64_t rows = 512;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (std::strcmp(argv[i], "--threads") == 0) {
             threads = std::atoi(argv[i + 1]);
         } else if (std::strcmp(argv[i], "--reps") == 0) {
             reps = std::max(1, std::atoi(argv[i + 1]));
+        } else if (std::strcmp(argv[i], "--rows") == 0) {
+            rows = std::max(1, std::atoi(argv[i + 1]));
         } else {
-            std::fprintf(stderr, "usage: %s [--threads N] [--reps N]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--threads N] [--reps N] [--rows N]\n", argv[0]);
             return 2;
         }
     }
@@ -66,28 +72,48 @@ int main(int argc, char** argv) {
     std::mt19937 rng(42);
     std::vector<Result> results;
 
-    constexpr int64_t kRows = 512;
     struct LinearCase {
         int64_t in, out;
         bge::Activation act;
+        bge::EncoderLinear which;
         const char* what;
     };
-    for (const LinearCase& c : {LinearCase{1024, 3072, bge::Activation::kNone, "fused QKV"},
-                                LinearCase{1024, 1024, bge::Activation::kNone, "attn out"},
-                                LinearCase{1024, 4096, bge::Activation::kGelu, "FFN up+gelu"},
-                                LinearCase{4096, 1024, bge::Activation::kNone, "FFN down"}}) {
+    const char* kPrecisionNames[] = {"fp32", "bf16", "int8"};
+    std::unique_ptr<bge::Backend> precisions[] = {bge::make_cpu_backend(threads, bge::CpuPrecision::kF32),
+                                                  bge::make_cpu_backend(threads, bge::CpuPrecision::kBF16),
+                                                  bge::make_cpu_backend(threads, bge::CpuPrecision::kInt8)};
+    for (const LinearCase& c :
+         {LinearCase{1024, 3072, bge::Activation::kNone, bge::EncoderLinear::kQkv, "fused QKV"},
+          LinearCase{1024, 1024, bge::Activation::kNone, bge::EncoderLinear::kAttentionOut, "attn out"},
+          LinearCase{1024, 4096, bge::Activation::kGelu, bge::EncoderLinear::kFfnIn, "FFN up+gelu"},
+          LinearCase{4096, 1024, bge::Activation::kNone, bge::EncoderLinear::kFfnOut, "FFN down"}}) {
         const auto w = random_vector(c.out * c.in, rng, 0.05f);
         const auto b = random_vector(c.out, rng, 0.05f);
-        const auto x_host = random_vector(kRows * c.in, rng, 1.f);
-        auto weight = ok_value(backend->make_linear(w.data(), b.data(), c.out, c.in));
-        auto x = ok_value(backend->upload(x_host.data(), kRows, c.in, bge::DType::kF32));
-        auto y = ok_value(backend->alloc(bge::DType::kF32, kRows, c.out));
-        const double s = min_seconds(reps, [&] { backend->linear(x.view, *weight, c.act, y.view); });
-        char shape[96];
-        std::snprintf(shape, sizeof shape, "[%lld,%lld]x[%lld,%lld] %s", static_cast<long long>(kRows),
-                      static_cast<long long>(c.in), static_cast<long long>(c.in), static_cast<long long>(c.out),
-                      c.what);
-        results.push_back({"linear", shape, s * 1e3, 2.0 * kRows * c.in * c.out / s / 1e9});
+        const auto x_host = random_vector(rows * c.in, rng, 1.f);
+        std::unique_ptr<bge::LinearWeight> weights[3];
+        bge::DeviceTensor xs[3], ys[3];
+        double best[3] = {1e30, 1e30, 1e30};
+        for (int p = 0; p < 3; ++p) {
+            bge::Backend& be = *precisions[p];
+            weights[p] = ok_value(be.make_encoder_linear(c.which, w.data(), b.data(), c.out, c.in));
+            xs[p] = ok_value(be.upload(x_host.data(), rows, c.in, bge::DType::kF32));
+            ys[p] = ok_value(be.alloc(bge::DType::kF32, rows, c.out));
+            be.linear(xs[p].view, *weights[p], c.act, ys[p].view);  // warm-up
+        }
+        for (int i = 0; i < reps; ++i) {
+            for (int p = 0; p < 3; ++p) {
+                const auto t0 = std::chrono::steady_clock::now();
+                precisions[p]->linear(xs[p].view, *weights[p], c.act, ys[p].view);
+                best[p] = std::min(best[p], std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+            }
+        }
+        for (int p = 0; p < 3; ++p) {
+            char shape[128];
+            std::snprintf(shape, sizeof shape, "[%lld,%lld]x[%lld,%lld] %s %s", static_cast<long long>(rows),
+                          static_cast<long long>(c.in), static_cast<long long>(c.in), static_cast<long long>(c.out),
+                          c.what, kPrecisionNames[p]);
+            results.push_back({"linear", shape, best[p] * 1e3, 2.0 * rows * c.in * c.out / best[p] / 1e9});
+        }
     }
 
     constexpr int kHeads = 16;
@@ -108,9 +134,9 @@ int main(int argc, char** argv) {
         results.push_back({"attention", shape, s * 1e3, 4.0 * len * len * kHidden / s / 1e9});
     }
 
-    std::printf("%-10s %-40s %10s %10s\n", "op", "shape", "ms", "GFLOP/s");
+    std::printf("%-10s %-48s %10s %10s\n", "op", "shape", "ms", "GFLOP/s");
     for (const Result& r : results) {
-        std::printf("%-10s %-40s %10.3f %10.1f\n", r.op.c_str(), r.shape.c_str(), r.ms, r.gflops);
+        std::printf("%-10s %-48s %10.3f %10.1f\n", r.op.c_str(), r.shape.c_str(), r.ms, r.gflops);
     }
     const int used_threads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
     std::printf("{\"bench\":\"cpu_ops\",\"threads\":%d,\"results\":[", used_threads);

@@ -11,8 +11,8 @@ Peers (the recipe of issue 8): the model with BGE-M3's three heads is exported b
 dynamic batch and length), run by ONNX Runtime with ORT_ENABLE_ALL; int8 is onnxruntime.quantization.quantize_dynamic
 (QInt8 weights, dynamic u8 activations) of that export. PyTorch runs transformers' XLMRobertaModel and the heads in
 fp32 (and, as the low-precision yardstick of DESIGN.md, in bf16) under inference_mode. Every engine gets the same thread count (bge --threads, torch.set_num_threads, ORT
-intra-op threads, OMP_NUM_THREADS) and is pinned with taskset to the same cores (the first N of this process's
-affinity). A round runs every engine on every shape, each engine in its own process; rounds repeat that, so slow
+intra-op threads, OMP_NUM_THREADS) and is pinned (sched_setaffinity, as taskset) to the same cores: the first N of
+this process's affinity. A round runs every engine on every shape, each engine in its own process; rounds repeat that, so slow
 phases of the machine hit every engine alike; the table keeps each engine's best round (median of --iterations
 calls after a warm-up each).
 
@@ -207,28 +207,27 @@ def fidelity_texts():
 # ---------------------------------------------------------------------------------------------------------------
 # The driver.
 
-def pinned(args, threads):
+def pinned(threads):
+    """subprocess.run arguments that pin a child to the first `threads` cores of ours, with OMP_NUM_THREADS."""
     cores = sorted(os.sched_getaffinity(0))[:threads]
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    return ["taskset", "-c", ",".join(map(str, cores))], env
+    return {"env": dict(os.environ, OMP_NUM_THREADS=str(threads)),
+            "preexec_fn": lambda: os.sched_setaffinity(0, cores)}
 
 
 def time_bge(args, dtype, threads, shape):
     batch, tokens = parse_shape(shape)
-    prefix, env = pinned(args, threads)
-    cmd = prefix + [args.bge, "bench", "--model", args.model, "--dtype", dtype, "--tokens", str(tokens), "--batch",
+    cmd = [args.bge, "bench", "--model", args.model, "--dtype", dtype, "--tokens", str(tokens), "--batch",
                     str(batch), "--iterations", str(args.iterations), "--warmup", "1", "--threads", str(threads),
                     "--quiet"]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, **pinned(threads)).stdout
     return json.loads(out.strip().splitlines()[-1])["tokens_per_s"]
 
 
 def time_python(args, engine, threads):
-    prefix, env = pinned(args, threads)
-    cmd = prefix + [sys.executable, os.path.abspath(__file__), "--worker", engine, "--model", args.model,
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", engine, "--model", args.model,
                     "--work-dir", args.work_dir, "--threads", str(threads), "--iterations", str(args.iterations),
                     "--shapes", *args.shapes]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, **pinned(threads)).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
