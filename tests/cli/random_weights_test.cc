@@ -125,6 +125,12 @@ TEST_F(RandomWeights, BadOptionsFailWithOneLine) {
     check("--random-weights bge-m3 --model " + root(), "--model excludes --random-weights");
     check("--tokens 16", "--model DIR or --random-weights NAME (bge-m3, bge-reranker-v2-m3)");
     EXPECT_FALSE(fs::exists(root() + "/bge-m4"));
+    // A folder that cannot be made is named.
+    testing::TempDir scratch;
+    const std::string file = scratch.write("not-a-folder", "");
+    setenv("BGE_RANDOM_MODELS_DIR", file.c_str(), 1);
+    check("--random-weights bge-m3", "cannot create folder " + file);
+    setenv("BGE_RANDOM_MODELS_DIR", root().c_str(), 1);
 }
 
 }  // namespace
