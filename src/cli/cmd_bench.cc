@@ -2,6 +2,7 @@
 // length, for every combination of --tokens and --batch (comma lists) on one loaded model, and prints a table and a
 // JSON line per shape; also times tokenizing the batch alone on one thread (each call tokenizes on several). FLOPs
 // count the GEMMs and attention of the encoder: per token and layer 2·(4·h² + 2·h·ffn) + 4·L·h (L the input length).
+// --random-weights NAME runs it on a random_model_dir() folder of that model's real shape instead of --model.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -11,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/random_model.h"
 #include "core/memory.h"
 
 namespace bge::cli {
@@ -140,7 +142,17 @@ int bench(const CommonOptions& o, const BenchOptions& b, MakeInputs&& make_input
 
 }  // namespace
 
-int run_bench(const CommonOptions& options, const BenchOptions& b) {
+int run_bench(const CommonOptions& common, const BenchOptions& b) {
+    CommonOptions options = common;
+    if (!b.random_weights.empty()) {
+        StatusOr<std::string> dir = random_model_dir(b.random_weights);
+        if (!dir.ok()) return fail(dir.status());
+        std::fprintf(stderr, "bge bench: random %s weights in %s\n", b.random_weights.c_str(), dir->c_str());
+        options.model = *dir;
+    } else if (options.model.empty()) {
+        return fail(invalid_argument(std::string("bge bench needs --model DIR or --random-weights NAME (") +
+                                     kRandomModelNames + ")"));
+    }
     auto kind = detect_model_kind(options.model);
     if (!kind.ok()) return fail(kind.status());
     if (*kind == "embedder") {

@@ -47,6 +47,7 @@ struct BenchOptions {
     int iterations = 5;            // timed calls
     int warmup = 1;                // untimed calls first
     int mixed = 0;                 // > 0: that many embedder inputs of 16..tokens tokens (uniform) in one call
+    std::string random_weights;    // instead of --model: a random_model_dir() name
 };
 int run_bench(const CommonOptions& options, const BenchOptions& bench);
 

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/random_model.h"
 
 namespace bge::cli {
 
@@ -116,6 +117,12 @@ int main(int argc, char** argv) {
     BenchOptions bench_options;
     auto* bench = app.add_subcommand("bench", "times embed (or rerank) on synthetic inputs; prints a table and JSON");
     add_model_options(bench, o, true);
+    bench->get_option("--model")->required(false);
+    bench
+        ->add_option("--random-weights", bench_options.random_weights,
+                     std::string("instead of --model: random weights in the real shape of ") + kRandomModelNames +
+                         " (made once, about 1.1 GB, under $BGE_RANDOM_MODELS_DIR or ~/.cache/bge/random)")
+        ->excludes("--model");
     bench->add_option("--tokens", bench_options.tokens, "tokens per input (a comma list: one shape each)")
         ->delimiter(',')
         ->check(CLI::PositiveNumber);
