@@ -163,15 +163,18 @@ class CudaBackend final : public Backend {
                           Tensor{p, dtype, rows, cols}};
     }
     void copy_to_device(const void* host, const Tensor& dst) override {
+        bind();
         if (dst.bytes() == 0 || failed()) return;
         record(cudaMemcpyAsync(dst.data, host, dst.bytes(), cudaMemcpyHostToDevice, stream_), "copy to device");
     }
     void copy_to_host(const Tensor& src, void* host) override {
+        bind();
         if (src.bytes() == 0 || failed()) return;
         record(cudaMemcpyAsync(host, src.data, src.bytes(), cudaMemcpyDeviceToHost, stream_), "copy to host");
         record(cudaStreamSynchronize(stream_), "copy to host");
     }
     StatusOr<DeviceTensor> upload(const float* host, int64_t rows, int64_t cols, DType dtype) override {
+        bind();
         BGE_CHECK(dtype == DType::kF32 || dtype == dtype_);
         BGE_ASSIGN_OR_RETURN(DeviceTensor t, alloc(dtype, rows, cols));
         const size_t n = static_cast<size_t>(rows * cols);
@@ -186,6 +189,7 @@ class CudaBackend final : public Backend {
         return t;
     }
     Status synchronize() override {
+        bind();
         if (!failed()) record(cudaStreamSynchronize(stream_), "synchronize");
         return error_;
     }
@@ -203,6 +207,7 @@ class CudaBackend final : public Backend {
         return std::unique_ptr<LinearWeight>(std::move(lw));
     }
     void linear(const Tensor& x, const LinearWeight& w, Activation act, const Tensor& y) override {
+        bind();
         const auto* cw = dynamic_cast<const cuda::CudaLinearWeight*>(&w);
         BGE_CHECK(cw != nullptr);  // made by a CUDA backend
         BGE_CHECK(x.dtype == dtype_ && (y.dtype == dtype_ || y.dtype == DType::kF32));
@@ -218,6 +223,7 @@ class CudaBackend final : public Backend {
         }
     }
     void gather_rows(const Tensor& x, const Tensor& rows, const Tensor& out) override {
+        bind();
         BGE_CHECK(rows.dtype == DType::kI32 && rows.rows == out.rows && x.cols == out.cols);
         if (failed()) return;
         cuda::launch_gather_rows(x.dtype, x.data, static_cast<const int32_t*>(rows.data), out.dtype, out.data, out.rows,
@@ -227,6 +233,7 @@ class CudaBackend final : public Backend {
     void embed(const Tensor& ids, const Tensor& position_ids, const Tensor& word, const Tensor& position,
                const Tensor& token_type, const Tensor& gamma, const Tensor& beta, float eps,
                const Tensor& out) override {
+        bind();
         BGE_CHECK(word.dtype == dtype_ && gamma.dtype == DType::kF32 && out.dtype == dtype_);
         if (failed()) return;
         cuda::launch_embed(dtype_, static_cast<const int32_t*>(ids.data),
@@ -237,6 +244,7 @@ class CudaBackend final : public Backend {
     }
     void add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& gamma, const Tensor& beta,
                         float eps) override {
+        bind();
         BGE_CHECK(x.dtype == dtype_ && residual.dtype == dtype_ && gamma.dtype == DType::kF32);
         if (failed()) return;
         cuda::launch_add_layer_norm(dtype_, x.data, residual.data, static_cast<const float*>(gamma.data),
@@ -244,6 +252,7 @@ class CudaBackend final : public Backend {
         check_launch("add_layer_norm");
     }
     void attention(const Tensor& qkv, const SeqLayout& layout, int n_heads, const Tensor& out) override {
+        bind();
         BGE_CHECK(qkv.dtype == dtype_ && out.dtype == dtype_ && qkv.cols == 3 * out.cols && qkv.rows == out.rows);
         if (failed()) return;
         const int n_seqs = static_cast<int>(layout.cu_seqlens.size()) - 1;
@@ -297,6 +306,10 @@ class CudaBackend final : public Backend {
     }
 #endif
 
+    // Makes this backend's GPU current on the calling thread: a serving worker is not the thread that loaded it.
+    void bind() const {
+        cudaSetDevice(device_);
+    }
     bool failed() const {
         return !error_.ok();
     }
