@@ -24,9 +24,7 @@
 namespace bge {
 namespace {
 
-// BGE_TEST_DIR in the environment overrides the build's path (scripts/test-gpu runs on another machine).
-const std::string kGolden =
-    std::string(std::getenv("BGE_TEST_DIR") ? std::getenv("BGE_TEST_DIR") : BGE_TEST_DIR) + "/golden/";
+const std::string& kGolden = test::kGoldenDir;  // BGE_TEST_DIR in the environment overrides the build's path
 
 struct Bounds {
     double cos, sparse, logit, invariance;

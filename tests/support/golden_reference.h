@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -12,7 +13,9 @@
 
 namespace bge::test {
 
-inline const std::string kGoldenDir = std::string(BGE_TEST_DIR) + "/golden/";
+// BGE_TEST_DIR in the environment overrides the build's path (scripts/test-gpu runs on another machine).
+inline const std::string kGoldenDir =
+    std::string(std::getenv("BGE_TEST_DIR") ? std::getenv("BGE_TEST_DIR") : BGE_TEST_DIR) + "/golden/";
 
 inline nlohmann::json read_golden_reference(const std::string& fixture) {
     std::ifstream in(kGoldenDir + fixture + "/reference.json");
