@@ -9,8 +9,10 @@
 // AVX-512 with BF16/VNNI: bf16 cos 1 - 5e-5, sparse 1.8e-2, logits 7.4e-2; int8 cos 1 - 3.3e-4, sparse 3.5e-2,
 // logits 1.8e-1. At AVX2 (7-bit activations, see cpu_linear.h): int8 cos 1 - 6.8e-4, sparse 4.7e-2, logits 2.3e-1;
 // bf16 runs fp32 GEMMs there (oneDNN has no bf16 matmul below AVX-512).
-// Batch invariance: a text alone vs inside the mixed batch, max |diff| of dense/colbert elements <= 1e-5 (the
-// int8 GEMMs' integer sums are exact; the f32/bf16 ones may round differently with the row count).
+// Batch invariance: a text alone vs inside the mixed batch, max |diff| of dense/colbert elements <= bf16 1e-5,
+// int8 5e-3. The int8 GEMMs' integer sums are exact, but where a preceding f32/bf16 GEMM rounds differently with
+// the row count (oneDNN's AVX2 kernels do) an activation can land on the other side of a quantization step: seen
+// 1.8e-3 at AVX2 in a Debug build; 0 on AVX-512.
 // Also: int8 on a random model with planted outlier channels (LayerNorm gamma x 30 on 4 channels, the activation
 // outliers of trained models that break per-token scales) keeps the dense cosine over the other channels >= 1 - 1e-4.
 // Measured: 1 - 1.6e-5 (AVX-512), 1 - 3.1e-5 (AVX2); quantizing the LayerNorm-fed maps too (Q/K/V, FFN up) drifts
@@ -137,7 +139,7 @@ TEST_P(CpuDtypeEmbedder, BatchInvariance) {
             worst = std::max(worst, std::abs(double(a.colbert[k]) - t.colbert[k]));
         }
     }
-    EXPECT_LE(worst, 1e-5);
+    EXPECT_LE(worst, dtype == "int8" ? 5e-3 : 1e-5);
 }
 
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
