@@ -126,6 +126,7 @@ struct SparseWeight {
 struct Embedding {
     int n_tokens = 0;                  // tokens the model saw, <s> and </s> included
     std::vector<float> dense;          // [hidden], unit length
+    float dense_norm = 0;              // |CLS| before normalizing: dense · dense_norm is the raw CLS vector
     std::vector<SparseWeight> sparse;  // sorted by token_id; specials dropped, weights > 0
     std::vector<float> colbert;        // [n_tokens - 1, colbert_dim], unit rows (tokens 1..n-1)
     int colbert_dim = 0;

@@ -89,7 +89,7 @@ Status M3Heads::compute(const PackedBatch& batch, const Tensor& hidden, const Te
         if (options.dense) {
             const float* cls = static_cast<const float*>(ws.cls_host.view.data) + static_cast<int64_t>(s) * hidden_;
             e.dense.assign(cls, cls + hidden_);
-            l2_normalize(e.dense.data(), hidden_);
+            e.dense_norm = static_cast<float>(l2_normalize(e.dense.data(), hidden_));
         }
         if (options.sparse) {
             // relu(w·h_t + b), the max over a token id's occurrences, kept where > 0.

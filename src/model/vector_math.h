@@ -13,10 +13,12 @@ inline double dot(const float* a, const float* b, size_t n) {
     return s;
 }
 
-// Scales `row` to unit L2 norm (torch.nn.functional.normalize: x / max(|x|, 1e-12)).
-inline void l2_normalize(float* row, size_t n) {
-    const double scale = 1.0 / std::max(std::sqrt(dot(row, row, n)), 1e-12);
+// Scales `row` to unit L2 norm (torch.nn.functional.normalize: x / max(|x|, 1e-12)); returns its norm before.
+inline double l2_normalize(float* row, size_t n) {
+    const double norm = std::sqrt(dot(row, row, n));
+    const double scale = 1.0 / std::max(norm, 1e-12);
     for (size_t i = 0; i < n; ++i) row[i] = static_cast<float>(row[i] * scale);
+    return norm;
 }
 
 }  // namespace bge

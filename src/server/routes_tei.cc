@@ -35,19 +35,19 @@ void embed(const CallPtr& call) {
     if (!body) return;
     BGE_OR_REPLY(EmbedFields f, call, embed_fields(call, *body));
     BGE_OR_REPLY(bool normalize, call, get_bool(*body, "normalize", true));
-    if (!normalize) {
-        // The dense head returns FlagEmbedding's normalized CLS vector; the raw one never leaves the model.
-        return call->reply_status(invalid_argument(
-            "`normalize: false` is not supported: the engine returns BGE-M3's dense vector normalized, as "
-            "FlagEmbedding defines it (the raw CLS vector is not an output)"));
-    }
     const int64_t n = static_cast<int64_t>(f.texts.size());
     submit_embed(
         call, text_inputs(std::move(f.texts)), {true, false, false, 0}, f.truncate,
-        [call, n](EmbedResponse& r) {
+        [call, n, normalize](EmbedResponse& r) {
             JsonWriter w;
             w.begin_array();
-            for (const Embedding& e : r.embeddings) w.floats(e.dense);
+            for (Embedding& e : r.embeddings) {
+                // normalize: false is the raw CLS vector (TEI's un-normalized pooling output).
+                if (!normalize) {
+                    for (float& x : e.dense) x *= e.dense_norm;
+                }
+                w.floats(e.dense);
+            }
             call->reply_json(w.end_array().take(), n, r.stats.n_tokens);
         },
         f.keep_tail);

@@ -1,6 +1,7 @@
 """Every route of `bge serve` over loopback, the error paths, the official openai client, the API-key walk."""
 import base64
 import json
+import math
 import socket
 import struct
 import subprocess
@@ -105,6 +106,12 @@ class ApiTest(unittest.TestCase):
         dense = self.server.post("/embed", {"inputs": "hello world"}).json()
         self.assertEqual(dense, [cli_embed("hello world")])
         self.assertEqual(len(self.server.post("/embed", {"inputs": ["a b", "c"]}).json()), 2)
+        # normalize: false is the raw CLS vector: the same direction, its own length (not 1 on the test model).
+        raw = self.server.post("/embed", {"inputs": "hello world", "normalize": False}).json()[0]
+        norm = math.sqrt(sum(x * x for x in raw))
+        self.assertGreater(abs(norm - 1), 1e-3)
+        for r, d in zip(raw, dense[0]):
+            self.assertAlmostEqual(r / norm, d, delta=1e-6)
         sparse = self.server.post("/embed_sparse", {"inputs": ["hello world"]}).json()
         self.assertTrue(sparse[0])
         self.assertEqual(set(sparse[0][0]), {"index", "value"})
@@ -188,7 +195,6 @@ class ApiTest(unittest.TestCase):
             ("/v1/embeddings", b'{"input": "\xff\xfe"}', 400, False),
             ("/v1/embeddings", b"[" * 100000, 400, False),
             ("/embed", b'{"inputs": "a", "normalize": "yes"}', 400, True),
-            ("/embed", b'{"inputs": "a", "normalize": false}', 400, True),
             ("/embed", b'{"inputs": "a", "truncation_direction": "up"}', 400, True),
             ("/decode", b'{"ids": [5, 99999]}', 400, True),
             ("/decode", b'{"ids": []}', 400, True),
