@@ -104,7 +104,8 @@ int main(int argc, char** argv) {
             for (int p = 0; p < 3; ++p) {
                 const auto t0 = std::chrono::steady_clock::now();
                 precisions[p]->linear(xs[p].view, *weights[p], c.act, ys[p].view);
-                best[p] = std::min(best[p], std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+                best[p] =
+                    std::min(best[p], std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
             }
         }
         for (int p = 0; p < 3; ++p) {

@@ -95,8 +95,7 @@ class Tokenizer {
                                                            int max_length = 0) const;
     // The same ids with offsets into `text` (into `a` and `b` for a pair, as `sequence` says).
     StatusOr<TokenizedText> encode_with_offsets(std::string_view text, int max_length = 0) const;
-    StatusOr<TokenizedText> encode_pair_with_offsets(std::string_view a, std::string_view b,
-                                                     int max_length = 0) const;
+    StatusOr<TokenizedText> encode_pair_with_offsets(std::string_view a, std::string_view b, int max_length = 0) const;
     // Ids -> text as Hugging Face's tokenizers decode them (TEI's /decode): the folder's decoder (Metaspace: pieces
     // joined, "▁" -> " ", the leading space dropped), special tokens (<s>, </s>, <pad>, <unk>, <mask>) left out when
     // skip_special_tokens. An id with no token is kInvalidArgument naming it.

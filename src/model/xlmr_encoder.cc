@@ -67,13 +67,16 @@ Status XlmrEncoder::load_layer(const WeightReader& weights, int index) {
         qkv_w.insert(qkv_w.end(), w.data(), w.data() + w.size());
         qkv_b.insert(qkv_b.end(), b.data(), b.data() + b.size());
     }
-    BGE_ASSIGN_OR_RETURN(layer.qkv, backend_.make_encoder_linear(EncoderLinear::kQkv, qkv_w.data(), qkv_b.data(), 3 * h, h));
-    BGE_ASSIGN_OR_RETURN(layer.attn_out, linear(weights, backend_, EncoderLinear::kAttentionOut, p + "attention.output.dense", h, h));
+    BGE_ASSIGN_OR_RETURN(layer.qkv,
+                         backend_.make_encoder_linear(EncoderLinear::kQkv, qkv_w.data(), qkv_b.data(), 3 * h, h));
+    BGE_ASSIGN_OR_RETURN(layer.attn_out,
+                         linear(weights, backend_, EncoderLinear::kAttentionOut, p + "attention.output.dense", h, h));
     BGE_ASSIGN_OR_RETURN(layer.attn_ln_gamma,
                          upload_vector(weights, backend_, p + "attention.output.LayerNorm.weight", h));
     BGE_ASSIGN_OR_RETURN(layer.attn_ln_beta,
                          upload_vector(weights, backend_, p + "attention.output.LayerNorm.bias", h));
-    BGE_ASSIGN_OR_RETURN(layer.ffn_in, linear(weights, backend_, EncoderLinear::kFfnIn, p + "intermediate.dense", ffn, h));
+    BGE_ASSIGN_OR_RETURN(layer.ffn_in,
+                         linear(weights, backend_, EncoderLinear::kFfnIn, p + "intermediate.dense", ffn, h));
     BGE_ASSIGN_OR_RETURN(layer.ffn_out, linear(weights, backend_, EncoderLinear::kFfnOut, p + "output.dense", h, ffn));
     BGE_ASSIGN_OR_RETURN(layer.ffn_ln_gamma, upload_vector(weights, backend_, p + "output.LayerNorm.weight", h));
     BGE_ASSIGN_OR_RETURN(layer.ffn_ln_beta, upload_vector(weights, backend_, p + "output.LayerNorm.bias", h));

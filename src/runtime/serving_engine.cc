@@ -270,7 +270,8 @@ Status Engine::warm_up() {
             } else {
                 const ModelInfo& info = model->runner->info();
                 BGE_RETURN_IF_ERROR(
-                    model->runner->embed_batch(batch, EmbedOptions{true, info.has_sparse, info.has_colbert, 0}).status());
+                    model->runner->embed_batch(batch, EmbedOptions{true, info.has_sparse, info.has_colbert, 0})
+                        .status());
             }
             if (n < length) break;
         }

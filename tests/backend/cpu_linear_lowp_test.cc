@@ -27,8 +27,8 @@ double apply(Activation act, double v) {
 
 void check(CpuPrecision precision, EncoderLinear which, int64_t n, int64_t in, int64_t out, Activation act,
            uint32_t seed) {
-    SCOPED_TRACE(testing::Message() << "precision " << static_cast<int>(precision) << " map "
-                                    << static_cast<int>(which) << " n=" << n << " in=" << in << " out=" << out);
+    SCOPED_TRACE(testing::Message() << "precision " << static_cast<int>(precision) << " map " << static_cast<int>(which)
+                                    << " n=" << n << " in=" << in << " out=" << out);
     auto backend = make_cpu_backend(2, precision);
     const std::vector<float> w = test::random_floats(out * in, seed, -0.5f, 0.5f);
     const std::vector<float> b = test::random_floats(out, seed + 1);
@@ -104,7 +104,8 @@ TEST(CpuLinearLowPrecision, Int8RowsAreIndependent) {
     auto backend = make_cpu_backend(1, CpuPrecision::kInt8);
     const int64_t in = 64, out = 8;
     const std::vector<float> w = test::random_floats(out * in, 5, -0.5f, 0.5f);
-    auto weight = test::ok_value(backend->make_encoder_linear(EncoderLinear::kAttentionOut, w.data(), nullptr, out, in));
+    auto weight =
+        test::ok_value(backend->make_encoder_linear(EncoderLinear::kAttentionOut, w.data(), nullptr, out, in));
     std::vector<float> x(3 * in, 0.f);
     for (int64_t k = 0; k < in; ++k) x[in + k] = 1000.f * (k % 7 - 3);  // a huge row next to small ones
     for (int64_t k = 0; k < in; ++k) x[2 * in + k] = 0.01f * (k % 5 - 2);

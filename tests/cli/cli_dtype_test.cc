@@ -20,8 +20,9 @@ const std::string kGolden = std::string(BGE_TEST_DIR) + "/golden/";
 const std::string kM3 = " --model " + kGolden + "m3";
 const std::string kReranker = " --model " + kGolden + "reranker";
 const std::string kTexts = "\"hello world\"\n\"a second, somewhat longer text to embed\"\n";
-const std::string kPairs = "{\"query\": \"what is it\", \"passage\": \"it is a test\"}\n"
-                           "{\"query\": \"hello\", \"passage\": \"hello world, again\"}\n";
+const std::string kPairs =
+    "{\"query\": \"what is it\", \"passage\": \"it is a test\"}\n"
+    "{\"query\": \"hello\", \"passage\": \"hello world, again\"}\n";
 
 std::vector<json> lines_of(const std::string& out) {
     std::vector<json> lines;
@@ -109,9 +110,11 @@ TEST(CliDtypeInfo, ReportsComputeDtypeAndKernels) {
         const std::string compute = info["compute_dtype"];
         EXPECT_EQ(compute.rfind(c.compute, 0), 0u) << c.dtype << ": " << compute;
         const std::string kernels = info["gemm_kernels"];
-        for (const std::string& k : c.kernels) EXPECT_NE(kernels.find(k), std::string::npos) << c.dtype << ": " << kernels;
+        for (const std::string& k : c.kernels)
+            EXPECT_NE(kernels.find(k), std::string::npos) << c.dtype << ": " << kernels;
         // Each entry names oneDNN's implementation, e.g. "brg:avx512_core_vnni" or "gemm:jit".
-        EXPECT_TRUE(std::regex_search(kernels, std::regex("[0-9]+ x (f32|bf16|int8) [a-z0-9_]+:[a-z0-9_]+"))) << kernels;
+        EXPECT_TRUE(std::regex_search(kernels, std::regex("[0-9]+ x (f32|bf16|int8) [a-z0-9_]+:[a-z0-9_]+")))
+            << kernels;
     }
 }
 

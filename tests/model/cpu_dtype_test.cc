@@ -172,7 +172,8 @@ TEST_P(CpuDtypeReranker, LogitsNearFp32) {
     ASSERT_TRUE(want.ok() && got.ok());
     ASSERT_FALSE(pairs.empty());
     double worst = 0;
-    for (size_t i = 0; i < pairs.size(); ++i) worst = std::max(worst, std::abs(double((*want)[i].logit) - (*got)[i].logit));
+    for (size_t i = 0; i < pairs.size(); ++i)
+        worst = std::max(worst, std::abs(double((*want)[i].logit) - (*got)[i].logit));
     std::printf("%s %s: max logit |diff| %.3g\n", fixture.c_str(), dtype.c_str(), worst);
     EXPECT_LE(worst, bounds(dtype).logit);
 }

@@ -1,7 +1,7 @@
 #include "backend/cpu/cpu_linear.h"
 
-#include <oneapi/dnnl/dnnl_debug.h>
 #include <omp.h>
+#include <oneapi/dnnl/dnnl_debug.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -29,9 +29,15 @@ constexpr size_t kMaxCachedPrimitives = 512;
 }
 
 // Element types of the matmul's source, weights and destination for each GEMM type.
-dt src_type(GemmType t) { return t == GemmType::kF32 ? dt::f32 : t == GemmType::kBF16 ? dt::bf16 : dt::u8; }
-dt weight_type(GemmType t) { return t == GemmType::kF32 ? dt::f32 : t == GemmType::kBF16 ? dt::bf16 : dt::s8; }
-dt dst_type(GemmType t) { return t == GemmType::kInt8 ? dt::s32 : dt::f32; }
+dt src_type(GemmType t) {
+    return t == GemmType::kF32 ? dt::f32 : t == GemmType::kBF16 ? dt::bf16 : dt::u8;
+}
+dt weight_type(GemmType t) {
+    return t == GemmType::kF32 ? dt::f32 : t == GemmType::kBF16 ? dt::bf16 : dt::s8;
+}
+dt dst_type(GemmType t) {
+    return t == GemmType::kInt8 ? dt::s32 : dt::f32;
+}
 
 dnnl::matmul::primitive_desc reference_pd(const dnnl::engine& engine, GemmType type, int64_t out, int64_t in) {
     const dnnl::memory::desc any_weights({in, out}, weight_type(type), tag::any);
@@ -155,8 +161,7 @@ LinearRunner::Entry& LinearRunner::entry_for(const Key& key, const dnnl::memory:
             eltwise_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
             const dnnl::memory::desc f32_md({key.m, key.n}, dt::f32, tag::ab);
             const dnnl::eltwise_forward::primitive_desc epd(
-                dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, eltwise_for(key.act), f32_md, 0.f,
-                                            0.f),
+                dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, eltwise_for(key.act), f32_md, 0.f, 0.f),
                 eltwise_attr, engine_);
             e.activation = dnnl::eltwise_forward(epd);
             scratch = std::max(scratch, epd.scratchpad_desc().get_size());

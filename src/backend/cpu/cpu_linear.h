@@ -86,8 +86,8 @@ class LinearRunner {
     int n_threads_;
     int32_t u8_max_code_;
     std::unordered_map<Key, Entry, KeyHash> cache_;
-    ScratchBuffer scratchpad_;  // shared by all primitives; grows on a cache miss only
-    ScratchBuffer src_;         // BF16 or U8 [m, k]
+    ScratchBuffer scratchpad_;         // shared by all primitives; grows on a cache miss only
+    ScratchBuffer src_;                // BF16 or U8 [m, k]
     std::vector<RowQuant> row_quant_;  // INT8: [m] per-token scale and zero point
 };
 

@@ -25,7 +25,6 @@ float quantize_row_s8(const float* w, int64_t n, int8_t* q, int32_t* sum);
 // The int8 GEMM's epilogue for one row of `cols` outputs, in place: the row holds the s32 sums
 // acc[c] = Σ_k q_x[k] q_w[c, k] and becomes F32 y[c] = x.scale * w_scale[c] * (acc[c] - x.zero_point * w_sum[c])
 // + bias[c] (bias may be null). `row` is the same memory viewed as either type.
-void dequantize_row(void* row, int64_t cols, RowQuant x, const float* w_scale, const int32_t* w_sum,
-                    const float* bias);
+void dequantize_row(void* row, int64_t cols, RowQuant x, const float* w_scale, const int32_t* w_sum, const float* bias);
 
 }  // namespace bge::cpu
