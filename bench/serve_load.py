@@ -20,42 +20,19 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import subprocess
-import threading
 import time
-import urllib.request
+
+import serve_client
+from serve_client import metrics, token_ids
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def start_server(args):
-    cmd = [args.bge, "serve", "--model", args.model, "--port", "0", "--max-wait-us", str(args.max_wait_us),
-           "--max-client-batch", "1024", "--auto-truncate",
-           # A full batch of a large model can take a minute on a small CPU: no 504s, no idle keep-alive cut.
-           "--request-timeout", "3600", "--idle-timeout", "3600", "--shutdown-timeout", "600"]
-    if args.threads:
-        cmd += ["--threads", str(args.threads)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    for line in proc.stderr:
-        m = re.search(r"ready on http://[^:]+:(\d+)", line)
-        if m:
-            # Drain the access log so the pipe never fills.
-            threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
-            return proc, int(m.group(1))
-    raise RuntimeError("bge serve did not start")
-
-
-def metrics(port):
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
-    out = {}
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        name, _, value = line.rpartition(" ")
-        out[name] = float(value)
-    return out
+    extra = ["--max-wait-us", str(args.max_wait_us)] + (["--threads", str(args.threads)] if args.threads else [])
+    return serve_client.start_server(args.bge, args.model, extra)
 
 
 def cpu_seconds(pid):
@@ -63,31 +40,13 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-def token_ids(port, tokens):
-    """Ids of a text cut to `tokens` tokens by the server's own tokenizer, without <s> and </s>."""
-    words = " ".join(["Deutschland Россия 日本"] * tokens)
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/tokenize", json.dumps({"inputs": words}).encode(),
-                                 {"Content-Type": "application/json"})
-    ids = json.loads(urllib.request.urlopen(req).read())[0]
-    return [t["id"] for t in ids[1:tokens - 1]]
-
-
 async def client(port, path, body, ready, go, window, latencies):
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    head = (f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    conn = await serve_client.Connection.open(port)
 
     async def one():
-        writer.write(head + body)
-        await writer.drain()
-        status = await reader.readline()
-        length = 0
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        await reader.readexactly(length)
-        if not status.startswith(b"HTTP/1.1 200"):
-            raise RuntimeError(status.decode())
+        status, _ = await conn.post(path, body)
+        if status != 200:
+            raise RuntimeError(f"HTTP {status}")
 
     try:
         await one()  # untimed: every client has had an answer, so the timed window starts in steady state
@@ -100,7 +59,7 @@ async def client(port, path, body, ready, go, window, latencies):
         start = time.perf_counter()
         await one()
         latencies.append(time.perf_counter() - start)
-    writer.close()
+    conn.close()
 
 
 def delta(after, before, name):
@@ -173,8 +132,7 @@ async def main():
             if args.peer:  # right after its level, while the server idles: both see the same machine load
                 rows[-1]["engine_inputs_per_s"] = engine_rate(args, int(c))
     finally:
-        proc.terminate()
-        proc.wait(900)
+        serve_client.stop_server(proc)
     print(f"model {args.model}, /v1/embeddings, one {args.tokens}-token input per request, {args.seconds:g} s per level\n")
     print("| clients | req/s | p50 ms | p99 ms | batch fill | worker busy | server CPU ms/req | forward ms "
           "| server overhead µs/req | overhead / forward |")
