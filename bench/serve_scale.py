@@ -14,7 +14,8 @@ alone to the healthy server), then the server restarted with BGE_TEST_FAIL_WORKE
 every response is checked against the references (dense cosine >= 0.999 with its own, and its own is the best match
 of all), and the table counts lost (non-200, dropped connections) and wrong vectors, tokens/s before and after the
 failure (when bge_worker_healthy of worker I drops to 0 or its failures count rises, polled every 100 ms) and /health
-after. Metrics a server lacks (no per-worker series) print as n/a; a spec the server refuses is reported, not fatal.
+after. The phase keeps every response until its window ends (checked after it, so that checking does not slow the
+clients). Metrics a server lacks (no per-worker series) print as n/a; a spec the server refuses is reported, not fatal.
 
 How to run: build bge (CUDA for GPU specs), then e.g.
   python3 bench/serve_scale.py --bge build/bge --model /models/bge-m3 --devices cuda:0 cuda:0,1 cuda \\
@@ -70,7 +71,7 @@ def make_workloads(port, max_length):
                   - {0, 1, 2, 3})  # <s> <pad> </s> <unk>
     rng = random.Random(2026)
     cap = min(512, max_length)
-    note = "" if cap == 512 else f" (inputs capped at the model's {cap} tokens)"
+    capped = "" if cap == 512 else f" (capped at the model's {cap} tokens)"
     seen = set()
 
     def distinct(n):  # ids of an input of n tokens, unlike every earlier one
@@ -82,14 +83,18 @@ def make_workloads(port, max_length):
 
     fixed = [distinct(cap) for _ in range(DISTINCT_512 * PER_REQUEST)]
     mixed = [distinct(rng.randint(16, cap)) for _ in range(MIXED_CORPUS)]
-    return [Workload("512x32", fixed, note), Workload("mixed", mixed, f"16..{cap} tokens" + note)]
+    return [Workload("512x32", fixed, f"{PER_REQUEST} x {cap} tokens" + capped),
+            Workload("mixed", mixed, f"{MIXED_CORPUS} inputs of 16..{cap} tokens" + capped)]
 
 
-def percentile(values, q):
-    if not values:
-        return None
-    v = sorted(values)
-    return v[min(len(v) - 1, int(len(v) * q))]
+def latency_ms(seconds):
+    """p50 and p99 in ms (None without samples)."""
+    v = sorted(seconds)
+
+    def at(q):
+        return v[min(len(v) - 1, int(len(v) * q))] * 1e3 if v else None
+
+    return {"p50_ms": at(0.5), "p99_ms": at(0.99)}
 
 
 def embedder_series(m, name):
@@ -159,8 +164,7 @@ async def saturation(port, wl, clients, seconds):
     lat = [e[3] for e in ok]
     return {"requests": len(ok), "errors": sum(1 for e in log if e[4] and e[2] != 200),
             "tokens_per_s": sum(wl.tokens[e[1]] for e in ok) / (end - start), "rps": len(ok) / (end - start),
-            "p50_ms": percentile(lat, 0.5) * 1e3 if lat else None,
-            "p99_ms": percentile(lat, 0.99) * 1e3 if lat else None, "workers": worker_shares(before, after)}
+            **latency_ms(lat), "workers": worker_shares(before, after)}
 
 
 async def open_loop(port, wl, rate, seconds, connections):
@@ -192,8 +196,7 @@ async def open_loop(port, wl, rate, seconds, connections):
     await asyncio.gather(*tasks)
     for conn in idle:
         conn.close()
-    return {"rate": rate, "requests": len(lat), "errors": errors[0], "p50_ms": percentile(lat, 0.5) * 1e3,
-            "p99_ms": percentile(lat, 0.99) * 1e3}
+    return {"rate": rate, "requests": len(lat), "errors": errors[0], **latency_ms(lat)}
 
 
 def dense(body):
@@ -241,19 +244,24 @@ async def fail_phase(args, spec, wl, refs):
         seen, stop = {}, asyncio.Event()
 
         async def poll():  # the failure time: worker's healthy gauge drops to 0 or its failure count rises
-            conn = await Connection.open(port)
+            conn = None
             while not stop.is_set():
-                m = parse_metrics((await conn.request("GET", "/metrics"))[1].decode())
+                try:
+                    conn = conn or await Connection.open(port)
+                    m = parse_metrics((await conn.request("GET", "/metrics"))[1].decode())
+                except DROPPED:
+                    conn, m = None, {}
                 healthy = embedder_series(m, "bge_worker_healthy").get(worker)
                 failures = embedder_series(m, "bge_worker_failures_total").get(worker)
                 if "t" not in seen and ((healthy and healthy[1] == 0) or (failures and failures[1] > 0)):
                     seen["t"] = time.perf_counter()
-                seen["series"] = seen.get("series") or bool(healthy or failures)
+                seen["series"] = seen.get("series") or bool(embedder_series(m, "bge_worker_healthy"))
                 try:
                     await asyncio.wait_for(stop.wait(), 0.1)
                 except asyncio.TimeoutError:
                     pass
-            conn.close()
+            if conn:
+                conn.close()
 
         poller = asyncio.create_task(poll())
         log, start, end, _, after = await closed_loop(port, wl, args.clients, args.seconds, keep=True)
@@ -327,8 +335,7 @@ def fmt(v, spec=".0f"):
 
 def print_tables(args, results, workloads):
     print(f"\nmodel {args.model}, {args.clients} clients, {args.seconds:g} s per phase, POST /v1/embeddings "
-          f"(token ids, base64); workloads: " + "; ".join(f"{w.name}{(' ' + w.note) if w.note else ''}"
-                                                           for w in workloads) + "\n")
+          f"(token ids, base64); workloads: " + "; ".join(f"{w.name} = {w.note}" for w in workloads) + "\n")
     print("| devices | workers | workload | sat. tokens/s | vs first | sat. req/s | sat. p50 ms | sat. p99 ms "
           "| half-load p50 ms | half-load p99 ms | worker token shares |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -352,17 +359,20 @@ def print_tables(args, results, workloads):
         print(f"\nworker failure (BGE_TEST_FAIL_WORKER={args.fail_worker}), saturation load; failed at: seconds "
               "into the timed window\n")
         print("| devices | workload | responses | lost | wrong inputs | failed at s | tokens/s before | tokens/s after "
-              "| /health after |")
-        print("|---|---|---|---|---|---|---|---|---|")
+              "| tokens/s whole window | /health after |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for spec, name, f in fails:
             if "refused" in f:
-                print(f"| {spec} | {name} | n/a (refused) | | | | | | |")
+                print(f"| {spec} | {name} | n/a (refused) | | | | | | | |")
                 continue
-            print(f"| {spec} | {name} | {f['responses']} | {f['lost']} | {f['wrong']} of {f['inputs']} "
-                  f"| {fmt(f['failed_at_s'], '.2f')} | {fmt(f['tokens_per_s_before'])} "
-                  f"| {fmt(f['tokens_per_s_after'])} | {f['health']} |")
+            failed = fmt(f["failed_at_s"], ".2f") if f["metrics"] else "n/a (no per-worker series)"
+            if f["metrics"] and f["failed_at_s"] is None:
+                failed = "not seen"
+            print(f"| {spec} | {name} | {f['responses']} | {f['lost']} | {f['wrong']} of {f['inputs']} | {failed} "
+                  f"| {fmt(f['tokens_per_s_before'])} | {fmt(f['tokens_per_s_after'])} | {fmt(f['tokens_per_s'])} "
+                  f"| {f['health']} |")
         if not fails:
-            print("| n/a: no spec served several workers | | | | | | | | |")
+            print("| n/a: no spec served several workers | | | | | | | | | |")
 
 
 async def main():
