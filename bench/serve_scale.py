@@ -20,7 +20,7 @@ clients). Metrics a server lacks (no per-worker series) print as n/a; a spec the
 How to run: build bge (CUDA for GPU specs), then e.g.
   python3 bench/serve_scale.py --bge build/bge --model /models/bge-m3 --devices cuda:0 cuda:0,1 cuda \\
       --seconds 20 --fail-worker 1@50
-The first spec is the baseline of the `vs first` column. A quick check on a CPU-only build:
+The first spec that the server accepts is the baseline of the `vs first` column. A quick check on a CPU-only build:
   python3 bench/serve_scale.py --bge build/bge --devices cpu cpu,cpu --seconds 2 --clients 8 --fail-worker 1@3
 Needs numpy (bench/requirements.txt). Prints Markdown tables and one JSON line.
 """
@@ -48,7 +48,8 @@ TEXT = ("The quick brown fox jumps over the lazy dog near Deutschland Росси
 
 
 def server_args(args, spec):
-    extra = ["--device", spec]
+    # Room in the queue for every client's request: the load, not admission control, sets the rate.
+    extra = ["--device", spec, "--max-queue", str(max(4096, 2 * args.clients * PER_REQUEST))]
     for flag, value in (("--dtype", args.dtype), ("--max-batch-tokens", args.max_batch_tokens),
                         ("--threads", args.threads)):
         if value:
@@ -337,12 +338,12 @@ def print_tables(args, results, workloads):
     print(f"\nmodel {args.model}, {args.clients} clients, {args.seconds:g} s per phase, POST /v1/embeddings "
           f"(token ids, base64); workloads: " + "; ".join(f"{w.name} = {w.note}" for w in workloads) + "\n")
     print("| devices | workers | workload | sat. tokens/s | vs first | sat. req/s | sat. p50 ms | sat. p99 ms "
-          "| half-load p50 ms | half-load p99 ms | worker token shares |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| half-load p50 ms | half-load p99 ms | non-200 (sat., half) | worker token shares |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     first = {}
     for r in results:
         if "refused" in r:
-            print(f"| {r['spec']} | n/a | all | n/a (refused) | n/a | n/a | n/a | n/a | n/a | n/a | n/a |")
+            print(f"| {r['spec']} | n/a | all | n/a (refused) | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |")
             continue
         for name, w in r["workloads"].items():
             s, h = w["saturation"], w["half_load"] or {}
@@ -352,7 +353,8 @@ def print_tables(args, results, workloads):
             ratio = s["tokens_per_s"] / first[name] if first[name] else None
             print(f"| {r['spec']} | {fmt(r['workers'], 'd')} | {name} | {s['tokens_per_s']:.0f} | {fmt(ratio, '.2f')} "
                   f"| {s['rps']:.2f} | {fmt(s['p50_ms'], '.1f')} | {fmt(s['p99_ms'], '.1f')} "
-                  f"| {fmt(h.get('p50_ms'), '.1f')} | {fmt(h.get('p99_ms'), '.1f')} | {shares} |")
+                  f"| {fmt(h.get('p50_ms'), '.1f')} | {fmt(h.get('p99_ms'), '.1f')} "
+                  f"| {s['errors']}, {fmt(h.get('errors'), 'd')} | {shares} |")
     fails = [(r["spec"], n, w["failure"]) for r in results for n, w in r.get("workloads", {}).items()
              if "failure" in w]
     if args.fail_worker:
