@@ -28,7 +28,10 @@ struct EngineOptions {
     // Token budget of one forward pass (>= the max length). The CPU's workspace grows to the batches that
     // come; a GPU's is reserved for the whole budget at open, which refuses one the GPU cannot hold.
     int max_batch_tokens = 8192;
-    std::string device = "cpu";  // "cpu" | "cuda" (GPU 0) | "cuda:N"
+    // "cpu" | "cuda" (GPU 0) | "cuda:N". The serving Engine also takes a list, one worker per entry: "cuda" there is
+    // every visible GPU, "cuda:0,1" two GPUs, "cuda:0,cpu" a GPU and the CPU (an entry may repeat: two workers
+    // sharing a device).
+    std::string device = "cpu";
     // compute dtype "fp32" | "fp16" | "bf16" | "int8"; empty: fp32 on the CPU, fp16 on a GPU. The CPU takes fp32,
     // bf16 and int8 (encoder GEMMs in that type, the rest fp32); a GPU fp32, fp16 and bf16.
     std::string dtype{};
@@ -279,9 +282,26 @@ struct ServeOptions {
     int tokenizer_threads = 0;    // 0: min(4, cores)
 };
 
+// One worker of a served model (one per --device entry), as /health and /metrics report it.
+struct WorkerStatus {
+    std::string model;        // "embedder" | "reranker"
+    int index = 0;            // its place in the device list
+    std::string device;       // "cpu", "cuda:0"
+    bool healthy = true;      // false for good once a forward pass failed on it (a lost device)
+    std::string error;        // why it is unhealthy
+    int64_t queue_depth = 0;  // sequences handed to it and not yet finished
+    int64_t batches = 0;      // forward passes that succeeded
+    int64_t failures = 0;     // forward passes that failed
+    int64_t tokens = 0;       // tokens of its successful forward passes
+    double busy_seconds = 0;  // time in forward passes
+};
+
 // Embedder and/or reranker behind a tokenizer pool, one scheduler per model forming packed batches
 // under a cost budget (tokens plus an attention term growing with length squared), and one worker
-// per device. A request with many inputs is spread over batches and answered in order. Thread-safe.
+// per device of the list, each with its own copy of the weights (loaded in parallel). A request with many
+// inputs is spread over batches (and so over workers) and answered in order; a worker that fails is left out
+// and its batch retried on another. Thread-safe.
+// Test-only: environment BGE_TEST_FAIL_WORKER=I@N makes worker I of every model fail from its N-th batch on.
 class Engine {
  public:
     using EmbedCallback = std::function<void(StatusOr<EmbedResponse>)>;
@@ -315,7 +335,12 @@ class Engine {
     int max_length(bool reranker) const;
     const ServeOptions& options() const;
 
+    // Every worker of each model, in device-list order (embedder first), as loaded.
+    std::vector<ModelInfo> worker_infos(bool reranker) const;
+    std::vector<WorkerStatus> workers() const;
+
     bool healthy() const;         // every model has a healthy worker
+    bool degraded() const;        // some worker of some model is unhealthy
     int64_t queue_depth() const;  // inputs accepted and not yet answered, all models
     // Prometheus text of the engine's metrics (bge_ prefix): queue, tokenize, inference, batches, tokens.
     std::string metrics_text() const;

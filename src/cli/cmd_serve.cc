@@ -85,7 +85,9 @@ CLI::App* add_serve_command(CLI::App& app, ServeCliOptions& o) {
     cmd->add_flag("--auto-truncate", o.auto_truncate, "truncate long inputs unless a request says otherwise")
         ->envname("BGE_AUTO_TRUNCATE");
     opt("threads", o.threads, "CPU threads for the GEMMs, 0 = every core")->check(CLI::NonNegativeNumber);
-    opt("device", o.device, "cpu | cuda (GPU 0) | cuda:N; a GPU reserves --max-batch-tokens' workspace at start");
+    opt("device", o.device,
+        "cpu | cuda (every GPU) | cuda:N | a list, one worker each: cuda:0,1 | cuda:0,cpu; a GPU reserves "
+        "--max-batch-tokens' workspace at start");
     opt("dtype", o.dtype, "compute dtype, e.g. fp32 | fp16 | bf16 (default: fp32 on cpu, fp16 on cuda)");
     opt("tokenizer-threads", o.tokenizer_threads, "tokenizer pool threads, 0 = min(4, cores)")
         ->check(CLI::NonNegativeNumber);
@@ -186,9 +188,22 @@ int run_serve(ServeCliOptions o) {
         return fail(s);
     }
     app.set_engine(engine->get());
+    std::string backends;  // the first model's workers, e.g. "cuda:0,cuda:1"
+    for (bool reranker : {false, true}) {
+        if (reranker ? !(*engine)->has_reranker() : !(*engine)->has_embedder()) continue;
+        const bool first_model = backends.empty();
+        const std::vector<ModelInfo> infos = (*engine)->worker_infos(reranker);
+        for (size_t i = 0; i < infos.size(); ++i) {
+            const ModelInfo& w = infos[i];
+            std::fprintf(stderr, "bge serve: %s worker %zu on %s (%s, %s, %.0f MB)\n", w.kind.c_str(), i,
+                         w.backend.c_str(), w.compute_dtype.c_str(), w.device.c_str(),
+                         static_cast<double>(w.model_memory_bytes) / 1e6);
+            if (first_model) backends += (i ? "," : "") + w.backend;
+        }
+    }
     const ModelInfo& served = (*engine)->has_embedder() ? (*engine)->embedder_info() : (*engine)->reranker_info();
-    std::fprintf(stderr, "bge serve: ready on http://%s:%d (%s, %s, %s)\n", o.host.c_str(), *port,
-                 served.backend.c_str(), served.compute_dtype.c_str(), served.device.c_str());
+    std::fprintf(stderr, "bge serve: ready on http://%s:%d (%s, %s, %s)\n", o.host.c_str(), *port, backends.c_str(),
+                 served.compute_dtype.c_str(), served.device.c_str());
 
     int sig = 0;
     sigwait(&signals, &sig);

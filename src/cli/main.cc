@@ -35,7 +35,7 @@ void add_model_options(CLI::App* cmd, CommonOptions& o, bool engine) {
                     "on cuda it is reserved at start")
         ->check(CLI::PositiveNumber);
     cmd->add_flag("--quiet", o.quiet, "no progress lines on stderr");
-    cmd->add_option("--device", o.device, "cpu | cuda (GPU 0) | cuda:N");
+    cmd->add_option("--device", o.device, "cpu | cuda (GPU 0) | cuda:N (info: also a list, cuda:0,1)");
     cmd->add_option("--dtype", o.dtype,
                     "compute dtype: cpu fp32 | bf16 | int8 (default fp32); cuda fp32 | fp16 | bf16 (default fp16)")
         ->check(CLI::IsMember({"fp32", "fp16", "bf16", "int8"}));

@@ -47,6 +47,16 @@ void append_gauge(std::string& out, const std::string& name, const std::string& 
     out += '\n';
 }
 
+void append_family(std::string& out, const std::string& name, const std::string& help, const char* type,
+                   const std::vector<std::pair<std::string, double>>& series) {
+    append_header(out, name, help, type);
+    for (const auto& [labels, value] : series) {
+        out += name + "{" + labels + "} ";
+        append_number(out, value);
+        out += '\n';
+    }
+}
+
 Histogram::Histogram(std::string name, std::string help, std::vector<double> bounds)
     : name_(std::move(name)), help_(std::move(help)), bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
 

@@ -25,6 +25,9 @@ class CounterFamily {
 
 // A gauge read when rendered.
 void append_gauge(std::string& out, const std::string& name, const std::string& help, double value);
+// A family read when rendered: one value per label set; type "gauge" or "counter".
+void append_family(std::string& out, const std::string& name, const std::string& help, const char* type,
+                   const std::vector<std::pair<std::string, double>>& series);
 
 // A cumulative histogram over fixed upper bounds (+Inf implied).
 class Histogram {

@@ -1,5 +1,6 @@
 #include "runtime/device.h"
 
+#include <algorithm>
 #include <charconv>
 #include <string>
 
@@ -41,6 +42,10 @@ int parse_cuda_index(const std::string& device) {
 }  // namespace
 
 StatusOr<std::unique_ptr<Backend>> make_backend(const EngineOptions& options) {
+    if (options.device.find(',') != std::string::npos) {
+        return invalid_argument("device '" + options.device +
+                                "' names several devices; one is run here (bge serve runs on several)");
+    }
     if (options.device == "cpu") {
         BGE_ASSIGN_OR_RETURN(CpuPrecision precision, parse_cpu_dtype(options.dtype));
         return make_cpu_backend(options.n_threads, precision);
@@ -55,6 +60,35 @@ StatusOr<std::unique_ptr<Backend>> make_backend(const EngineOptions& options) {
     return failed_precondition("device " + options.device +
                                ": this build has no CUDA backend (configure with -DBGE_CUDA=ON)");
 #endif
+}
+
+StatusOr<std::vector<std::string>> expand_devices(const std::string& spec) {
+    std::vector<std::string> out;
+    size_t begin = 0;
+    while (true) {
+        const size_t end = spec.find(',', begin);
+        std::string entry = spec.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+        const bool bare_index = !entry.empty() && entry.find_first_not_of("0123456789") == std::string::npos;
+        if (bare_index && !out.empty() && out.back().rfind("cuda", 0) == 0) entry = "cuda:" + entry;
+        if (entry != "cpu" && parse_cuda_index(entry) < 0) {
+            if (entry == spec) return invalid_argument("device '" + spec + "' is not one of cpu, cuda, cuda:N");
+            return invalid_argument("device list '" + spec + "': entry '" + entry +
+                                    "' is not one of cpu, cuda, cuda:N");
+        }
+#ifdef BGE_HAVE_CUDA
+        if (entry == "cuda") {  // every visible GPU; with none, loading cuda:0 says why
+            const int count = std::max(cuda_device_count(), 1);
+            for (int i = 0; i < count; ++i) out.push_back("cuda:" + std::to_string(i));
+        } else {
+            out.push_back(entry);
+        }
+#else
+        out.push_back(entry);  // make_backend says that this build has no CUDA
+#endif
+        if (end == std::string::npos) break;
+        begin = end + 1;
+    }
+    return out;
 }
 
 }  // namespace bge

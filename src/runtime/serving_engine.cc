@@ -1,10 +1,13 @@
 // bge::Engine: tokenizer pool -> one scheduler per model -> workers (DESIGN.md "Serving path").
 #include <algorithm>
+#include <charconv>
+#include <cstdlib>
 #include <thread>
 
 #include "bge/engine.h"
 #include "core/check.h"
 #include "core/metrics.h"
+#include "runtime/device.h"
 #include "runtime/model_runner.h"
 #include "runtime/scheduler.h"
 #include "runtime/tokenizer_pool.h"
@@ -15,7 +18,8 @@ namespace {
 
 struct ServedModel {
     bool reranker = false;
-    ModelRunner* runner = nullptr;  // owned by the scheduler's worker
+    std::vector<ModelRunner*> runners;  // one per worker, owned by the scheduler's workers
+    ModelRunner* runner = nullptr;      // the first: tokenizer, info and checks
     std::unique_ptr<Scheduler> scheduler;
     int max_length = 0;  // a request's default and cap
 };
@@ -47,6 +51,48 @@ StatusOr<std::vector<int32_t>> wrap_ids(const std::vector<int32_t>& ids, int max
     return out;
 }
 
+// BGE_TEST_FAIL_WORKER=I@N: {I, N}; {-1, 0} when unset.
+StatusOr<std::pair<int, int64_t>> injected_failure() {
+    const char* env = std::getenv("BGE_TEST_FAIL_WORKER");
+    if (env == nullptr || *env == '\0') return std::pair<int, int64_t>{-1, 0};
+    const std::string_view v(env);
+    const size_t at = v.find('@');
+    int worker = -1;
+    int64_t batch = 0;
+    const bool ok = at != std::string_view::npos &&
+                    std::from_chars(v.data(), v.data() + at, worker).ptr == v.data() + at &&
+                    std::from_chars(v.data() + at + 1, v.data() + v.size(), batch).ptr == v.data() + v.size() &&
+                    worker >= 0 && batch >= 1;
+    if (!ok)
+        return invalid_argument("BGE_TEST_FAIL_WORKER='" + std::string(v) + "' is not WORKER@BATCH (0-based, >= 1)");
+    return std::pair<int, int64_t>{worker, batch};
+}
+
+// One runner per device, loaded at once.
+StatusOr<std::vector<std::unique_ptr<ModelRunner>>> open_runners(const std::string& dir, const EngineOptions& options,
+                                                                 ModelKind kind) {
+    BGE_ASSIGN_OR_RETURN(std::vector<std::string> devices, expand_devices(options.device));
+    std::vector<StatusOr<std::unique_ptr<ModelRunner>>> opened;
+    for (size_t i = 0; i < devices.size(); ++i) opened.emplace_back(internal_error("not loaded"));
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < devices.size(); ++i) {
+        threads.emplace_back([&, i] {
+            EngineOptions one = options;
+            one.device = devices[i];
+            opened[i] = ModelRunner::open(dir, one, kind);
+        });
+    }
+    for (std::thread& t : threads) t.join();
+    std::vector<std::unique_ptr<ModelRunner>> runners;
+    for (size_t i = 0; i < devices.size(); ++i) {
+        if (!opened[i].ok()) {
+            return devices.size() == 1 ? opened[i].status() : opened[i].status().with_context("device " + devices[i]);
+        }
+        runners.push_back(std::move(opened[i]).value());
+    }
+    return runners;
+}
+
 // The request's own limit, capped by the served limit.
 int effective_length(int asked, int cap) {
     return asked > 0 ? std::min(asked, cap) : cap;
@@ -76,20 +122,26 @@ struct Engine::Impl {
 };
 
 Status Engine::Impl::add_model(const std::string& dir, ModelKind kind) {
-    BGE_ASSIGN_OR_RETURN(std::unique_ptr<ModelRunner> runner, ModelRunner::open(dir, options.engine, kind));
+    BGE_ASSIGN_OR_RETURN(auto failure, injected_failure());
+    BGE_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<ModelRunner>> runners, open_runners(dir, options.engine, kind));
     auto model = std::make_unique<ServedModel>();
     model->reranker = kind == ModelKind::kReranker;
-    model->runner = runner.get();
-    model->max_length = runner->tokenizer().default_max_length();
+    for (const auto& r : runners) model->runners.push_back(r.get());
+    model->runner = runners.front().get();
+    model->max_length = model->runner->tokenizer().default_max_length();
     if (options.max_input_tokens > 0) model->max_length = std::min(model->max_length, options.max_input_tokens);
     SchedulerOptions s;
     s.max_batch_tokens = options.engine.max_batch_tokens;
     s.max_batch_requests = options.max_batch_requests;
     s.max_wait_us = options.max_wait_us;
     s.max_queue = options.max_queue;
-    s.attention_weight = 1.0 / (6.0 * runner->info().hidden_size);
+    s.attention_weight = 1.0 / (6.0 * model->runner->info().hidden_size);
     std::vector<std::unique_ptr<Worker>> workers;
-    workers.push_back(std::make_unique<ModelWorker>(std::move(runner)));
+    for (size_t i = 0; i < runners.size(); ++i) {
+        std::unique_ptr<Worker> w = std::make_unique<ModelWorker>(std::move(runners[i]));
+        if (static_cast<int>(i) == failure.first) w = std::make_unique<FailingWorker>(std::move(w), failure.second);
+        workers.push_back(std::move(w));
+    }
     model->scheduler = std::make_unique<Scheduler>(s, std::move(workers), &batch_metrics);
     (model->reranker ? reranker : embedder) = std::move(model);
     return ok_status();
@@ -257,23 +309,23 @@ std::future<StatusOr<RerankResponse>> Engine::submit(RerankRequest request) {
 Status Engine::warm_up() {
     for (ServedModel* model : {impl_->embedder.get(), impl_->reranker.get()}) {
         if (!model) continue;
-        // One forward per length bucket (oneDNN creates its primitives on first use of a shape).
+        // One forward per length bucket on every worker (oneDNN and cuDNN make their plans on first use of a
+        // shape); with several workers, the longest three times more, warm, to seed their speeds.
+        const ModelInfo& info = model->runner->info();
+        Batch batch;
+        batch.outputs = EmbedOptions{true, info.has_sparse, info.has_colbert, 0};
         for (int length : {16, 128, 1024}) {
             const int n = std::min(length, model->max_length);
-            PackedBatch batch;
             std::vector<int32_t> ids(static_cast<size_t>(n), 5);
             ids.front() = XlmrTokenizer::kBos;
             ids.back() = XlmrTokenizer::kEos;
-            batch.add(ids);
-            if (model->reranker) {
-                BGE_RETURN_IF_ERROR(model->runner->rerank_batch(batch).status());
-            } else {
-                const ModelInfo& info = model->runner->info();
-                BGE_RETURN_IF_ERROR(
-                    model->runner->embed_batch(batch, EmbedOptions{true, info.has_sparse, info.has_colbert, 0})
-                        .status());
-            }
+            batch.packed = PackedBatch{};
+            batch.packed.add(ids);
+            BGE_RETURN_IF_ERROR(model->scheduler->run_on_every_worker(batch, /*measure=*/false));
             if (n < length) break;
+        }
+        if (model->scheduler->n_workers() > 1) {  // speeds matter only between workers
+            for (int run = 0; run < 3; ++run) BGE_RETURN_IF_ERROR(model->scheduler->run_on_every_worker(batch, true));
         }
     }
     return ok_status();
@@ -319,6 +371,35 @@ const ServeOptions& Engine::options() const {
     return impl_->options;
 }
 
+std::vector<ModelInfo> Engine::worker_infos(bool reranker) const {
+    const auto& model = reranker ? impl_->reranker : impl_->embedder;
+    BGE_CHECK(model);
+    std::vector<ModelInfo> out;
+    for (const ModelRunner* r : model->runners) out.push_back(r->info());
+    return out;
+}
+
+std::vector<WorkerStatus> Engine::workers() const {
+    std::vector<WorkerStatus> out;
+    for (ServedModel* model : {impl_->embedder.get(), impl_->reranker.get()}) {
+        if (!model) continue;
+        const std::vector<WorkerSnapshot> snaps = model->scheduler->workers();
+        for (size_t i = 0; i < snaps.size(); ++i) {
+            const WorkerSnapshot& w = snaps[i];
+            out.push_back({model->reranker ? "reranker" : "embedder", static_cast<int>(i), w.name, w.healthy, w.error,
+                           w.queue_depth, w.batches, w.failures, w.tokens, w.busy_seconds});
+        }
+    }
+    return out;
+}
+
+bool Engine::degraded() const {
+    for (ServedModel* model : {impl_->embedder.get(), impl_->reranker.get()}) {
+        if (model && model->scheduler->degraded()) return true;
+    }
+    return false;
+}
+
 bool Engine::healthy() const {
     if (impl_->draining) return false;
     for (ServedModel* model : {impl_->embedder.get(), impl_->reranker.get()}) {
@@ -346,6 +427,28 @@ std::string Engine::metrics_text() const {
     impl_->batch_metrics.batch_tokens.append_prometheus(out);
     impl_->batch_metrics.tokens.append_prometheus(out);
     impl_->batch_metrics.batches.append_prometheus(out);
+    const std::vector<WorkerStatus> workers = this->workers();
+    const auto family = [&](const char* name, const char* help, const char* type, auto value) {
+        std::vector<std::pair<std::string, double>> series;
+        for (const WorkerStatus& w : workers) {
+            series.emplace_back(
+                "model=\"" + w.model + "\",worker=\"" + std::to_string(w.index) + "\",device=\"" + w.device + "\"",
+                static_cast<double>(value(w)));
+        }
+        append_family(out, name, help, type, series);
+    };
+    family("bge_worker_healthy", "1 while the worker takes batches, 0 once it failed", "gauge",
+           [](const WorkerStatus& w) { return w.healthy ? 1 : 0; });
+    family("bge_worker_queue_depth", "Sequences handed to the worker and not yet finished", "gauge",
+           [](const WorkerStatus& w) { return w.queue_depth; });
+    family("bge_worker_batches_total", "Forward passes that succeeded on the worker", "counter",
+           [](const WorkerStatus& w) { return w.batches; });
+    family("bge_worker_failures_total", "Forward passes that failed on the worker", "counter",
+           [](const WorkerStatus& w) { return w.failures; });
+    family("bge_worker_tokens_total", "Tokens of the worker's successful forward passes", "counter",
+           [](const WorkerStatus& w) { return w.tokens; });
+    family("bge_worker_busy_seconds_total", "Time the worker spent in forward passes", "counter",
+           [](const WorkerStatus& w) { return w.busy_seconds; });
     out += "# HELP bge_model_info The models served\n# TYPE bge_model_info gauge\n";
     for (ServedModel* model : {impl_->embedder.get(), impl_->reranker.get()}) {
         if (!model) continue;

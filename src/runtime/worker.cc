@@ -24,4 +24,20 @@ StatusOr<std::vector<SeqOutput>> ModelWorker::run(const Batch& batch) {
     return out;
 }
 
+FailingWorker::FailingWorker(std::unique_ptr<Worker> inner, int64_t fail_from)
+    : inner_(std::move(inner)), fail_from_(fail_from) {}
+
+std::string FailingWorker::name() const {
+    return inner_->name();
+}
+
+StatusOr<std::vector<SeqOutput>> FailingWorker::run(const Batch& batch) {
+    if (batch.items.empty()) return inner_->run(batch);  // a warm-up
+    if (++runs_ >= fail_from_) {
+        return internal_error(name() + ": injected failure of batch " + std::to_string(runs_) +
+                              " (BGE_TEST_FAIL_WORKER): the device is unusable");
+    }
+    return inner_->run(batch);
+}
+
 }  // namespace bge

@@ -267,6 +267,19 @@ void info(const CallPtr& call) {
     // Beyond TEI's fields: where the model runs (--device) and in what (--dtype).
     w.key("device").value(m.backend).key("device_description").value(m.device);
     w.key("dtype").value(m.compute_dtype);
+    // One entry per --device entry: the model's copy there and whether it still serves.
+    const std::vector<ModelInfo> infos = engine.worker_infos(!embedder);
+    const std::vector<WorkerStatus> status = engine.workers();
+    w.key("workers").begin_array();
+    for (size_t i = 0; i < infos.size(); ++i) {
+        bool healthy = true;
+        for (const WorkerStatus& s : status) {
+            if (s.model == m.kind && s.index == static_cast<int>(i)) healthy = s.healthy;
+        }
+        w.begin_object().key("device").value(infos[i].backend).key("device_description").value(infos[i].device);
+        w.key("healthy").value(healthy).end_object();
+    }
+    w.end_array();
     call->reply_json(w.end_object().take());
 }
 

@@ -19,6 +19,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "bge/engine.h"
+#include "support/batch_invariance.h"
 #include "support/golden_reference.h"
 
 namespace bge {
@@ -109,20 +110,7 @@ TEST_P(CudaEmbedderGolden, BatchInvariance) {
     ASSERT_TRUE(embedder.ok()) << embedder.status().to_string();
     std::vector<std::string> texts;
     for (const auto& e : ref["embed"]) texts.push_back(e["text"].get<std::string>());
-    auto together = (*embedder)->embed(texts);
-    ASSERT_TRUE(together.ok());
-    double worst = 0;
-    for (size_t i = 0; i < texts.size(); i += 5) {
-        auto alone = (*embedder)->embed(std::span<const std::string>(&texts[i], 1));
-        ASSERT_TRUE(alone.ok());
-        const Embedding& a = (*alone)[0];
-        const Embedding& t = (*together)[i];
-        ASSERT_EQ(a.colbert.size(), t.colbert.size());
-        for (size_t k = 0; k < a.dense.size(); ++k) worst = std::max(worst, std::abs(double(a.dense[k]) - t.dense[k]));
-        for (size_t k = 0; k < a.colbert.size(); ++k) {
-            worst = std::max(worst, std::abs(double(a.colbert[k]) - t.colbert[k]));
-        }
-    }
+    const double worst = test::alone_vs_batch_max_diff(**embedder, texts, /*same_sparse_ids=*/false);
     std::printf("%s %s: batch invariance max |diff| %.3g\n", fixture.c_str(), dtype.c_str(), worst);
     EXPECT_LE(worst, bounds(dtype).invariance);
 }

@@ -27,6 +27,7 @@
 #include <string>
 
 #include "bge/engine.h"
+#include "support/batch_invariance.h"
 #include "support/random_model.h"
 
 namespace bge {
@@ -124,21 +125,7 @@ TEST_P(CpuDtypeEmbedder, BatchInvariance) {
     const std::vector<std::string> texts = fixture_texts(fixture);
     auto embedder = Embedder::open(kGolden + fixture, with_dtype(dtype));
     ASSERT_TRUE(embedder.ok()) << embedder.status().to_string();
-    auto together = (*embedder)->embed(texts);
-    ASSERT_TRUE(together.ok());
-    double worst = 0;
-    for (size_t i = 0; i < texts.size(); i += 5) {
-        auto alone = (*embedder)->embed(std::span<const std::string>(&texts[i], 1));
-        ASSERT_TRUE(alone.ok());
-        const Embedding& a = (*alone)[0];
-        const Embedding& t = (*together)[i];
-        ASSERT_EQ(a.colbert.size(), t.colbert.size());
-        ASSERT_EQ(a.sparse.size(), t.sparse.size()) << "text " << i;
-        for (size_t k = 0; k < a.dense.size(); ++k) worst = std::max(worst, std::abs(double(a.dense[k]) - t.dense[k]));
-        for (size_t k = 0; k < a.colbert.size(); ++k) {
-            worst = std::max(worst, std::abs(double(a.colbert[k]) - t.colbert[k]));
-        }
-    }
+    const double worst = test::alone_vs_batch_max_diff(**embedder, texts, /*same_sparse_ids=*/true);
     EXPECT_LE(worst, dtype == "int8" ? 5e-3 : 1e-5);
 }
 

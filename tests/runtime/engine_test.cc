@@ -1,10 +1,11 @@
 // Engine (the serving path) on the tiny fixture models: results bit for bit those of the synchronous
 // Embedder/Reranker, from many threads at once; token-id inputs; truncation on and off; the bounded
-// queue's kUnavailable; draining.
+// queue's kUnavailable; draining; several workers (two CPU workers, one failing on purpose).
 #include "bge/engine.h"
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <thread>
 
 namespace bge {
@@ -211,6 +212,104 @@ TEST(EngineTest, DrainAnswersEverythingAcceptedThenRefuses) {
     const std::string metrics = (*engine)->metrics_text();
     EXPECT_NE(metrics.find("bge_batch_size_count"), std::string::npos);
     EXPECT_NE(metrics.find("bge_engine_requests_total{model=\"embedder\",outcome=\"ok\"} 50"), std::string::npos);
+}
+
+// Sends every text from 4 threads, 3 per request, and checks each answer against the synchronous embedder's.
+void expect_concurrent_answers_match(Engine& engine) {
+    EngineOptions sync_options;
+    sync_options.n_threads = 1;
+    auto embedder = Embedder::open(kM3, sync_options);
+    ASSERT_TRUE(embedder.ok());
+    const std::vector<std::string> t = texts();
+    auto want = (*embedder)->embed(t);
+    ASSERT_TRUE(want.ok());
+    std::vector<std::thread> threads;
+    for (int th = 0; th < 4; ++th) {
+        threads.emplace_back([&, th] {
+            for (size_t i = 0; i < t.size(); i += 3) {
+                std::vector<std::string> part(t.begin() + i, t.begin() + std::min(i + 3, t.size()));
+                auto r = engine.submit(embed_request(part)).get();
+                ASSERT_TRUE(r.ok()) << r.status().to_string();
+                ASSERT_EQ(r->embeddings.size(), part.size());
+                for (size_t k = 0; k < part.size(); ++k) {
+                    expect_same(r->embeddings[k], (*want)[i + k], "thread " + std::to_string(th));
+                }
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+}
+
+ServeOptions two_cpu_workers() {
+    ServeOptions o = both();
+    o.engine.device = "cpu,cpu";
+    o.max_batch_requests = 2;  // many batches, so both workers take some
+    return o;
+}
+
+TEST(EngineTest, TwoWorkersShareTheLoadAndAgreeWithTheSynchronousApi) {
+    auto engine = Engine::open(two_cpu_workers());
+    ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+    ASSERT_TRUE((*engine)->warm_up().ok());
+    ASSERT_EQ((*engine)->worker_infos(false).size(), 2u);
+    EXPECT_EQ((*engine)->worker_infos(true).size(), 2u);
+    expect_concurrent_answers_match(**engine);
+    int64_t tokens = 0;
+    for (const WorkerStatus& w : (*engine)->workers()) {
+        EXPECT_TRUE(w.healthy);
+        EXPECT_EQ(w.device, "cpu");
+        if (w.model == "embedder") {
+            EXPECT_GT(w.batches, 0) << "worker " << w.index << " took no batch";
+            tokens += w.tokens;
+        }
+    }
+    EXPECT_GT(tokens, 0);
+    EXPECT_FALSE((*engine)->degraded());
+    const std::string metrics = (*engine)->metrics_text();
+    EXPECT_NE(metrics.find("bge_worker_healthy{model=\"embedder\",worker=\"1\",device=\"cpu\"} 1"), std::string::npos)
+        << metrics;
+}
+
+TEST(EngineTest, AFailedWorkersBatchesAreAnsweredByTheOther) {
+    ASSERT_EQ(setenv("BGE_TEST_FAIL_WORKER", "1@2", 1), 0);
+    auto engine = Engine::open(two_cpu_workers());
+    unsetenv("BGE_TEST_FAIL_WORKER");
+    ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+    ASSERT_TRUE((*engine)->warm_up().ok());     // not counted by the switch
+    expect_concurrent_answers_match(**engine);  // no request lost or answered with another's vectors
+    EXPECT_TRUE((*engine)->healthy());
+    EXPECT_TRUE((*engine)->degraded());
+    for (const WorkerStatus& w : (*engine)->workers()) {
+        if (w.model != "embedder") continue;
+        EXPECT_EQ(w.healthy, w.index == 0) << "worker " << w.index;
+        if (w.index == 1) {
+            EXPECT_EQ(w.failures, 1);
+            EXPECT_EQ(w.batches, 1);
+            EXPECT_NE(w.error.find("injected failure"), std::string::npos) << w.error;
+        }
+    }
+    EXPECT_NE(
+        (*engine)->metrics_text().find("bge_worker_failures_total{model=\"embedder\",worker=\"1\",device=\"cpu\"} 1"),
+        std::string::npos);
+}
+
+TEST(EngineTest, DeviceListsAndTheFailureSwitchAreChecked) {
+    ServeOptions o = two_cpu_workers();
+    o.engine.device = "cpu,gpu";
+    auto bad = Engine::open(o);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(bad.status().message().find("'gpu'"), std::string::npos) << bad.status().to_string();
+    ASSERT_EQ(setenv("BGE_TEST_FAIL_WORKER", "one@2", 1), 0);
+    auto switch_bad = Engine::open(two_cpu_workers());
+    unsetenv("BGE_TEST_FAIL_WORKER");
+    ASSERT_FALSE(switch_bad.ok());
+    EXPECT_NE(switch_bad.status().message().find("BGE_TEST_FAIL_WORKER"), std::string::npos);
+    EngineOptions one;
+    one.device = "cpu,cpu";
+    auto embedder = Embedder::open(kM3, one);  // one device only outside the serving engine
+    ASSERT_FALSE(embedder.ok());
+    EXPECT_EQ(embedder.status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -1,12 +1,16 @@
 // The scheduler with a fake worker: order of outputs, splitting over batches, budgets, fairness
 // between requests, cancellation and deadlines (dropped before a worker sees them), the bounded
-// queue, a failing worker's batch retried elsewhere, and a non-finite output failing its request alone.
+// queue, a failing worker's batch retried elsewhere, a non-finite output failing its request alone, a batch
+// without memory split and retried, and a slow worker beside a fast one (work in proportion to speed, none at
+// light load).
 #include "runtime/scheduler.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <future>
+#include <thread>
 
 namespace bge {
 namespace {
@@ -242,6 +246,14 @@ TEST(SchedulerTest, AFailedBatchIsRetriedOnAnotherWorkerOnce) {
     EXPECT_EQ(second.tags, std::vector<float>{20});
     EXPECT_EQ(good->batches().size(), 2u);
     EXPECT_TRUE(scheduler->healthy());
+    EXPECT_TRUE(scheduler->degraded());
+    const std::vector<WorkerSnapshot> workers = scheduler->workers();
+    EXPECT_FALSE(workers[0].healthy);
+    EXPECT_NE(workers[0].error.find("device lost"), std::string::npos) << workers[0].error;
+    EXPECT_EQ(workers[0].failures, 1);
+    EXPECT_TRUE(workers[1].healthy);
+    EXPECT_EQ(workers[1].batches, 2);
+    EXPECT_EQ(workers[1].tokens, 11);
 }
 
 TEST(SchedulerTest, WithoutAHealthyWorkerRequestsFail) {
@@ -324,6 +336,110 @@ TEST(SchedulerTest, StopRunsWhatIsQueued) {
     opener.join();
     for (auto& f : answers) EXPECT_TRUE(f.get().status.ok());
     EXPECT_FALSE(scheduler->try_reserve(1));
+}
+
+// Refuses, as out of memory, batches of more than two sequences and any batch holding tag 99.
+class SmallMemoryWorker : public FakeWorker {
+ public:
+    StatusOr<std::vector<SeqOutput>> run(const Batch& batch) override {
+        bool has_99 = false;
+        for (int32_t s = 0; s < batch.packed.n_seqs(); ++s) {
+            has_99 = has_99 || batch.packed.input_ids[batch.packed.seq_begin(s) + 1] == 99;
+        }
+        if (batch.packed.n_seqs() > 2 || has_99) return resource_exhausted("no room for the batch");
+        return FakeWorker::run(batch);
+    }
+};
+
+TEST(SchedulerTest, ABatchWithoutMemoryIsSplitAndRetried) {
+    auto* worker = new SmallMemoryWorker();
+    auto scheduler = make_scheduler(small_options(), {worker});
+    auto [a, a_answer] = make_request({5, 6, 7, 8}, 10);  // one batch of 4 -> two of 2
+    auto [b, b_answer] = make_request({5}, 99);           // fails alone
+    ASSERT_TRUE(scheduler->try_reserve(5));
+    scheduler->enqueue(a);
+    scheduler->enqueue(b);
+    const Answer first = a_answer.get(), second = b_answer.get();
+    ASSERT_TRUE(first.status.ok()) << first.status.to_string();
+    EXPECT_EQ(first.tags, (std::vector<float>{10, 11, 12, 13}));
+    EXPECT_EQ(second.status.code(), StatusCode::kResourceExhausted);
+    EXPECT_TRUE(scheduler->healthy());  // out of memory is not a lost device
+    EXPECT_FALSE(scheduler->degraded());
+    for (const PackedBatch& batch : worker->batches()) EXPECT_LE(batch.n_seqs(), 2);
+}
+
+// Sleeps `us_per_token` per token of each batch: a device of a known speed.
+class TimedWorker : public FakeWorker {
+ public:
+    explicit TimedWorker(int us_per_token) : us_(us_per_token) {}
+    StatusOr<std::vector<SeqOutput>> run(const Batch& batch) override {
+        std::this_thread::sleep_for(std::chrono::microseconds(int64_t{us_} * batch.packed.n_tokens()));
+        return FakeWorker::run(batch);
+    }
+
+ private:
+    int us_;
+};
+
+// Seeds both workers' speeds as Engine::warm_up does.
+void warm_up(Scheduler& scheduler, int tokens) {
+    Batch batch;
+    batch.packed.add(std::vector<int32_t>(static_cast<size_t>(tokens), 7));
+    ASSERT_TRUE(scheduler.run_on_every_worker(batch, /*measure=*/true).ok());
+}
+
+int64_t request_tokens(const std::vector<PackedBatch>& batches) {
+    int64_t n = 0;
+    for (size_t i = 1; i < batches.size(); ++i) n += batches[i].n_tokens();  // [0] is the warm-up
+    return n;
+}
+
+TEST(SchedulerTest, ASlowWorkerTakesNoWorkAtLightLoad) {
+    auto* fast = new TimedWorker(5);
+    auto* slow = new TimedWorker(200);
+    auto scheduler = make_scheduler(small_options(), {fast, slow});
+    warm_up(*scheduler, 32);
+    for (int i = 0; i < 20; ++i) {  // one request at a time: the fast worker is always free first
+        auto [state, answer] = make_request({16}, i);
+        ASSERT_TRUE(scheduler->try_reserve(1));
+        scheduler->enqueue(state);
+        const Answer a = answer.get();
+        ASSERT_TRUE(a.status.ok());
+        EXPECT_EQ(a.tags, std::vector<float>{static_cast<float>(i)});
+        scheduler->release(1);
+    }
+    EXPECT_EQ(request_tokens(slow->batches()), 0);
+    EXPECT_EQ(request_tokens(fast->batches()), 20 * 16);
+}
+
+TEST(SchedulerTest, UnderLoadASlowWorkerTakesWorkInProportionToItsSpeed) {
+    auto* fast = new TimedWorker(10);
+    auto* slow = new TimedWorker(100);
+    SchedulerOptions o = small_options();
+    o.max_queue = 200;
+    auto scheduler = make_scheduler(o, {fast, slow});
+    warm_up(*scheduler, 64);
+    std::vector<std::future<Answer>> answers;
+    ASSERT_TRUE(scheduler->try_reserve(200));
+    for (int r = 0; r < 100; ++r) {
+        auto [state, answer] = make_request({32, 32}, 1000 * r);
+        scheduler->enqueue(state);
+        answers.push_back(std::move(answer));
+    }
+    for (int r = 0; r < 100; ++r) {
+        const Answer a = answers[static_cast<size_t>(r)].get();
+        ASSERT_TRUE(a.status.ok());
+        EXPECT_EQ(a.tags, (std::vector<float>{1000.0f * r, 1000.0f * r + 1}));
+    }
+    const int64_t slow_tokens = request_tokens(slow->batches());
+    const double share = static_cast<double>(slow_tokens) / (100 * 64);
+    std::printf("slow worker's share of the tokens: %.3f\n", share);
+    // ~1/11 by speed (one worker 10x the other); taken in turn it would be about half.
+    EXPECT_GT(share, 0.02);
+    EXPECT_LT(share, 0.25);
+    // Its batches are scaled to its speed: one 32-token sequence, not the fast worker's two.
+    const std::vector<PackedBatch> batches = slow->batches();
+    for (size_t i = 1; i < batches.size(); ++i) EXPECT_EQ(batches[i].n_seqs(), 1);
 }
 
 }  // namespace

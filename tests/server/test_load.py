@@ -1,5 +1,6 @@
 """bge serve under load: 200 concurrent clients get the answers of single requests (bitwise on AVX-512, 1e-5 on AVX2), overload is 429 with Retry-After
-(no lost or mixed-up answers), disconnecting clients and slow clients hurt nobody, SIGTERM drains."""
+(no lost or mixed-up answers), disconnecting clients and slow clients hurt nobody, SIGTERM drains; two workers
+(--device cpu,cpu), one failing on purpose mid-load: every answer still right, /health degraded, /metrics per worker."""
 import json
 import socket
 import threading
@@ -65,6 +66,47 @@ class ConcurrencyTest(unittest.TestCase):
                 self.assertIn("queue is full", r.json()["error"])
             for i, r in ok:
                 assert_close(self, r.json()[0], reference[i], f"request {i}")
+            self.assertEqual(server.stop(), 0)
+
+
+class MultiWorkerTest(unittest.TestCase):
+    def test_a_worker_failing_mid_load_loses_no_request(self):
+        with Server("--max-wait-us", "2000") as reference:
+            single = {i: reference.post("/embed", {"inputs": text(i)}).json()[0] for i in range(120)}
+            self.assertEqual(reference.stop(), 0)
+        # Worker 1 fails from its 3rd request batch on, while 40 clients send 3 requests each.
+        with Server("--device", "cpu,cpu", "--max-batch-requests", "2", "--max-wait-us", "2000",
+                    env={"BGE_TEST_FAIL_WORKER": "1@3"}) as server:
+            self.assertIn("embedder worker 1 on cpu", "\n".join(server.lines))
+            self.assertEqual(server.get("/health").json(), {"status": "ok"})
+
+            def client(c):
+                out = []
+                for k in range(3):
+                    i = 3 * c + k
+                    r = requests.post(server.url + "/embed", json={"inputs": [text(i), text(119 - i)]}, timeout=60)
+                    out.append((i, r.status_code, r.json()))
+                return out
+
+            with ThreadPoolExecutor(40) as pool:
+                results = [row for rows in pool.map(client, range(40)) for row in rows]
+            self.assertEqual(len(results), 120)
+            for i, status, body in results:
+                self.assertEqual(status, 200, body)
+                self.assertEqual(len(body), 2)
+                assert_close(self, body[0], single[i], f"request {i}")
+                assert_close(self, body[1], single[119 - i], f"request {i}")
+            health = server.get("/health")
+            self.assertEqual(health.status_code, 200)
+            self.assertEqual(health.json()["status"], "degraded")
+            down = health.json()["unhealthy_workers"]
+            # The reranker's worker 1 ran no request batch, so it has not failed.
+            self.assertEqual([(w["model"], w["worker"], w["device"]) for w in down], [("embedder", 1, "cpu")])
+            self.assertIn("injected failure", down[0]["error"])
+            metrics = server.get("/metrics").text
+            self.assertIn('bge_worker_healthy{model="embedder",worker="1",device="cpu"} 0', metrics)
+            self.assertIn('bge_worker_failures_total{model="embedder",worker="1",device="cpu"} 1', metrics)
+            self.assertIn('bge_worker_healthy{model="embedder",worker="0",device="cpu"} 1', metrics)
             self.assertEqual(server.stop(), 0)
 
 

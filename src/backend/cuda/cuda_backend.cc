@@ -348,4 +348,13 @@ StatusOr<std::unique_ptr<Backend>> make_cuda_backend(int device, DType dtype) {
     return std::unique_ptr<Backend>(std::move(backend));
 }
 
+int cuda_device_count() {
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        cudaGetLastError();  // no driver or no GPU: not sticky
+        return 0;
+    }
+    return count;
+}
+
 }  // namespace bge

@@ -13,4 +13,7 @@ namespace bge {
 // Environment: BGE_CUDA_GENERIC=1 forces the portable attention kernel instead of the tensor-core one.
 StatusOr<std::unique_ptr<Backend>> make_cuda_backend(int device, DType dtype);
 
+// GPUs the driver shows this process (CUDA_VISIBLE_DEVICES applies); 0 without a driver or GPU.
+int cuda_device_count();
+
 }  // namespace bge
