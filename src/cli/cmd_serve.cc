@@ -88,7 +88,9 @@ CLI::App* add_serve_command(CLI::App& app, ServeCliOptions& o) {
     opt("device", o.device,
         "cpu | cuda (every GPU) | cuda:N | a list, one worker each: cuda:0,1 | cuda:0,cpu; a GPU reserves "
         "--max-batch-tokens' workspace at start");
-    opt("dtype", o.dtype, "compute dtype, e.g. fp32 | fp16 | bf16 (default: fp32 on cpu, fp16 on cuda)");
+    opt("dtype", o.dtype,
+        "compute dtype, e.g. fp32 | fp16 | bf16 (default: fp32 on cpu, fp16 on cuda); with a --device list, one "
+        "for all or one per device: fp16,bf16");
     opt("tokenizer-threads", o.tokenizer_threads, "tokenizer pool threads, 0 = min(4, cores)")
         ->check(CLI::NonNegativeNumber);
     opt("http-threads", o.http_threads, "I/O threads")->check(CLI::Range(1, 64));

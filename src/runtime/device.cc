@@ -91,4 +91,21 @@ StatusOr<std::vector<std::string>> expand_devices(const std::string& spec) {
     return out;
 }
 
+StatusOr<std::vector<std::string>> expand_dtypes(const std::string& spec, size_t n_devices) {
+    if (spec.find(',') == std::string::npos) return std::vector<std::string>(n_devices, spec);
+    std::vector<std::string> out;
+    size_t begin = 0;
+    while (true) {
+        const size_t end = spec.find(',', begin);
+        out.push_back(spec.substr(begin, end == std::string::npos ? std::string::npos : end - begin));
+        if (end == std::string::npos) break;
+        begin = end + 1;
+    }
+    if (out.size() != n_devices) {
+        return invalid_argument("dtype list '" + spec + "' names " + std::to_string(out.size()) + " dtypes for " +
+                                std::to_string(n_devices) + " devices (give one for all, or one per device)");
+    }
+    return out;
+}
+
 }  // namespace bge

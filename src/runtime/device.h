@@ -22,4 +22,9 @@ StatusOr<std::unique_ptr<Backend>> make_backend(const EngineOptions& options);
 // checked as make_backend checks them (kInvalidArgument naming the spec, and in a list the bad entry).
 StatusOr<std::vector<std::string>> expand_devices(const std::string& spec);
 
+// The dtype of each of n_devices workers: one dtype (or none: each device's default) for all, or a comma-separated
+// list of one per worker ("fp16,bf16" for --device cuda:0,cpu; an empty entry is that device's default). A list of
+// another length is kInvalidArgument; the names are checked when each backend is made.
+StatusOr<std::vector<std::string>> expand_dtypes(const std::string& spec, size_t n_devices);
+
 }  // namespace bge

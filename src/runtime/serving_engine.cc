@@ -72,6 +72,7 @@ StatusOr<std::pair<int, int64_t>> injected_failure() {
 StatusOr<std::vector<std::unique_ptr<ModelRunner>>> open_runners(const std::string& dir, const EngineOptions& options,
                                                                  ModelKind kind) {
     BGE_ASSIGN_OR_RETURN(std::vector<std::string> devices, expand_devices(options.device));
+    BGE_ASSIGN_OR_RETURN(std::vector<std::string> dtypes, expand_dtypes(options.dtype, devices.size()));
     std::vector<StatusOr<std::unique_ptr<ModelRunner>>> opened;
     for (size_t i = 0; i < devices.size(); ++i) opened.emplace_back(internal_error("not loaded"));
     std::vector<std::thread> threads;
@@ -79,6 +80,7 @@ StatusOr<std::vector<std::unique_ptr<ModelRunner>>> open_runners(const std::stri
         threads.emplace_back([&, i] {
             EngineOptions one = options;
             one.device = devices[i];
+            one.dtype = dtypes[i];
             opened[i] = ModelRunner::open(dir, one, kind);
         });
     }

@@ -35,6 +35,18 @@ TEST(DeviceTest, BadEntriesAreNamed) {
     }
 }
 
+TEST(DeviceTest, DtypesAreOneForAllOrOnePerDevice) {
+    using V = std::vector<std::string>;
+    EXPECT_EQ(*expand_dtypes("", 2), (V{"", ""}));
+    EXPECT_EQ(*expand_dtypes("bf16", 3), (V{"bf16", "bf16", "bf16"}));
+    EXPECT_EQ(*expand_dtypes("fp16,bf16", 2), (V{"fp16", "bf16"}));
+    EXPECT_EQ(*expand_dtypes("fp16,", 2), (V{"fp16", ""}));
+    auto bad = expand_dtypes("fp16,bf16", 3);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(bad.status().message().find("2 dtypes for 3 devices"), std::string::npos) << bad.status().to_string();
+}
+
 TEST(DeviceTest, OneDeviceOutsideTheServingEngine) {
     EngineOptions o;
     o.device = "cpu,cpu";

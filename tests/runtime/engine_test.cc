@@ -305,6 +305,11 @@ TEST(EngineTest, DeviceListsAndTheFailureSwitchAreChecked) {
     unsetenv("BGE_TEST_FAIL_WORKER");
     ASSERT_FALSE(switch_bad.ok());
     EXPECT_NE(switch_bad.status().message().find("BGE_TEST_FAIL_WORKER"), std::string::npos);
+    o.engine.device = "cpu,cpu";
+    o.engine.dtype = "fp32,bf16,int8";
+    auto dtypes_bad = Engine::open(o);
+    ASSERT_FALSE(dtypes_bad.ok());
+    EXPECT_NE(dtypes_bad.status().message().find("3 dtypes for 2 devices"), std::string::npos);
     EngineOptions one;
     one.device = "cpu,cpu";
     auto embedder = Embedder::open(kM3, one);  // one device only outside the serving engine
