@@ -188,8 +188,9 @@ TEST_P(CudaOps, AttentionMatchesCpu) {
     }
 }
 
-// One 4096-token sequence: many key tiles through the online softmax; and cuDNN's sequence-count buckets (300
-// sequences: two calls, the second padded with empty sequences).
+// One 4096-token sequence: many key tiles through the online softmax (and cuDNN's plan for equal power-of-two
+// lengths, as for three 512s); and cuDNN's sequence-count buckets (300 sequences: two calls, the second padded
+// with empty sequences).
 TEST_P(CudaOps, LongAttentionMatchesCpu) {
     const DType dtype = GetParam();
     BGE_CUDA_BACKEND_OR_SKIP(cuda_any, dtype);
@@ -198,7 +199,7 @@ TEST_P(CudaOps, LongAttentionMatchesCpu) {
     for (const char* mode : attention_modes(dtype)) {
         auto cuda = backend_with_attention(dtype, mode);
         if (!cuda) continue;
-        for (const std::vector<int32_t>& lengths : {std::vector<int32_t>{4096}, many}) {
+        for (const std::vector<int32_t>& lengths : {std::vector<int32_t>{4096}, {512, 512, 512}, many}) {
             SCOPED_TRACE(testing::Message() << mode << " sequences=" << lengths.size());
             AttentionCase c = attention_case(lengths, 128, 5);
             c.qkv = rounded(c.qkv, dtype, *cuda);

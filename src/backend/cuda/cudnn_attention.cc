@@ -124,8 +124,8 @@ struct CudnnAttention::Impl {
     int32_t* layout = nullptr;  // I32 device: seq lens [kMax], qkv offsets [kMax + 1], out offsets [kMax + 1]
     void* workspace = nullptr;
     int64_t workspace_bytes = 0;
-    // (dtype, heads, head_dim, sequences, length) -> plan, or null where cuDNN declined the shape.
-    std::map<std::tuple<int, int, int, int64_t, int64_t>, std::unique_ptr<Plan>> plans;
+    // (dtype, heads, head_dim, sequences, length, uniform) -> plan, or null where cuDNN declined the shape.
+    std::map<std::tuple<int, int, int, int64_t, int64_t, bool>, std::unique_ptr<Plan>> plans;
 
     ~Impl() {
         if (stream != nullptr) cudaStreamSynchronize(stream);
@@ -135,15 +135,20 @@ struct CudnnAttention::Impl {
         if (handle != nullptr) api.destroy(handle);
     }
 
-    // Q, K, V [b, heads, s, d] at token stride 3·hidden and O at hidden, each sequence starting at its ragged offset.
-    std::unique_ptr<Plan> build(DType dtype, int heads, int d, int64_t b, int64_t s) {
+    // Q, K, V [b, heads, s, d] at token stride 3·hidden and O at hidden, each sequence starting at its ragged offset
+    // and masked to its length. `uniform`: exactly b sequences of exactly s tokens, back to back (no offsets, no
+    // mask: the faster kernel for one long input or equal lengths).
+    std::unique_ptr<Plan> build(DType dtype, int heads, int d, int64_t b, int64_t s, bool uniform) {
         auto p = std::make_unique<Plan>();
         p->api = &api;
         const cudnnDataType_t io = dtype == DType::kF16 ? CUDNN_DATA_HALF : CUDNN_DATA_BFLOAT16;
         const int64_t hidden = static_cast<int64_t>(heads) * d;
         const std::array<int64_t, 4> unit{1, 1, 1, 1};
-        auto qkv_offsets = p->tensor(kQkvOffsets, CUDNN_DATA_INT32, {b + 1, 1, 1, 1}, unit);
-        auto out_offsets = p->tensor(kOutOffsets, CUDNN_DATA_INT32, {b + 1, 1, 1, 1}, unit);
+        cudnnBackendDescriptor_t qkv_offsets = nullptr, out_offsets = nullptr;
+        if (!uniform) {
+            qkv_offsets = p->tensor(kQkvOffsets, CUDNN_DATA_INT32, {b + 1, 1, 1, 1}, unit);
+            out_offsets = p->tensor(kOutOffsets, CUDNN_DATA_INT32, {b + 1, 1, 1, 1}, unit);
+        }
         const std::array<int64_t, 4> dims{b, heads, s, d};
         const std::array<int64_t, 4> qkv_strides{s * 3 * hidden, d, 3 * hidden, 1};
         auto op = p->create(CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR);
@@ -153,10 +158,12 @@ struct CudnnAttention::Impl {
         p->link(op, CUDNN_ATTR_OPERATION_SDPA_FWD_ODESC,
                 p->tensor(kO, io, dims, {s * hidden, d, hidden, 1}, false, out_offsets));
         p->link(op, CUDNN_ATTR_OPERATION_SDPA_FWD_SCALEDESC, p->tensor(kScale, CUDNN_DATA_FLOAT, unit, unit, true));
-        p->link(op, CUDNN_ATTR_OPERATION_SDPA_FWD_SEQ_LEN_QDESC,
-                p->tensor(kSeqQ, CUDNN_DATA_INT32, {b, 1, 1, 1}, unit));
-        p->link(op, CUDNN_ATTR_OPERATION_SDPA_FWD_SEQ_LEN_KVDESC,
-                p->tensor(kSeqKv, CUDNN_DATA_INT32, {b, 1, 1, 1}, unit));
+        if (!uniform) {
+            p->link(op, CUDNN_ATTR_OPERATION_SDPA_FWD_SEQ_LEN_QDESC,
+                    p->tensor(kSeqQ, CUDNN_DATA_INT32, {b, 1, 1, 1}, unit));
+            p->link(op, CUDNN_ATTR_OPERATION_SDPA_FWD_SEQ_LEN_KVDESC,
+                    p->tensor(kSeqKv, CUDNN_DATA_INT32, {b, 1, 1, 1}, unit));
+        }
         p->finalize(op);
 
         auto graph = p->create(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
@@ -207,10 +214,10 @@ struct CudnnAttention::Impl {
         return p;
     }
 
-    Plan* plan_for(DType dtype, int heads, int d, int64_t b, int64_t s) {
-        const auto key = std::make_tuple(static_cast<int>(dtype), heads, d, b, s);
+    Plan* plan_for(DType dtype, int heads, int d, int64_t b, int64_t s, bool uniform) {
+        const auto key = std::make_tuple(static_cast<int>(dtype), heads, d, b, s, uniform);
         auto it = plans.find(key);
-        if (it == plans.end()) it = plans.emplace(key, build(dtype, heads, d, b, s)).first;
+        if (it == plans.end()) it = plans.emplace(key, build(dtype, heads, d, b, s, uniform)).first;
         return it->second.get();
     }
 
@@ -265,16 +272,24 @@ StatusOr<bool> CudnnAttention::run(const Tensor& qkv, const SeqLayout& layout, i
     struct Chunk {
         int first, n;
         Plan* plan;
+        bool uniform;
     };
     std::vector<Chunk> chunks;
     for (int first = 0; first < n_seqs; first += kMaxSeqsPerCall) {
         const int n = std::min(kMaxSeqsPerCall, n_seqs - first);
-        int64_t longest = 1;
-        for (int i = first; i < first + n; ++i) longest = std::max<int64_t>(longest, cu[i + 1] - cu[i]);
+        int64_t longest = 1, shortest = INT32_MAX;
+        for (int i = first; i < first + n; ++i) {
+            longest = std::max<int64_t>(longest, cu[i + 1] - cu[i]);
+            shortest = std::min<int64_t>(shortest, cu[i + 1] - cu[i]);
+        }
         if (static_cast<int64_t>(cu[first + n] - cu[first]) * 3 * hidden > INT32_MAX) return false;
-        Plan* plan = m.plan_for(qkv.dtype, n_heads, d, next_pow2(n), std::max<int64_t>(64, next_pow2(longest)));
+        // Equal power-of-two lengths (one 8192-token input, a batch of 512s) need no offsets or mask; the plan is
+        // for exactly n sequences then.
+        const int64_t bucket = std::max<int64_t>(64, next_pow2(longest));
+        const bool uniform = shortest == longest && longest == bucket;
+        Plan* plan = m.plan_for(qkv.dtype, n_heads, d, uniform ? n : next_pow2(n), bucket, uniform);
         if (plan == nullptr) return false;
-        chunks.push_back({first, n, plan});
+        chunks.push_back({first, n, plan, uniform});
     }
     int32_t* seq_len = m.layout;
     int32_t* qkv_offsets = seq_len + kMaxSeqsPerCall;
@@ -282,22 +297,25 @@ StatusOr<bool> CudnnAttention::run(const Tensor& qkv, const SeqLayout& layout, i
     const auto* cu_device = static_cast<const int32_t*>(layout.cu_seqlens_device.data);
     float scale = 1.f / std::sqrt(static_cast<float>(d));
     for (const Chunk& c : chunks) {
-        const int bucket = static_cast<int>(next_pow2(c.n));
-        launch_ragged_layout(cu_device, c.first, c.n, bucket, 3 * hidden, hidden, seq_len, qkv_offsets, out_offsets,
-                             m.stream);
-        if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) {
-            return internal_error(std::string("cuDNN attention layout: ") + cudaGetErrorString(e));
+        if (!c.uniform) {
+            const int bucket = static_cast<int>(next_pow2(c.n));
+            launch_ragged_layout(cu_device, c.first, c.n, bucket, 3 * hidden, hidden, seq_len, qkv_offsets,
+                                 out_offsets, m.stream);
+            if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) {
+                return internal_error(std::string("cuDNN attention layout: ") + cudaGetErrorString(e));
+            }
         }
         char* q = static_cast<char*>(qkv.data) + static_cast<size_t>(cu[c.first]) * 3 * hidden * esize;
         char* o = static_cast<char*>(out.data) + static_cast<size_t>(cu[c.first]) * hidden * esize;
         std::array<int64_t, 9> uids{kQ, kK, kV, kO, kScale, kSeqQ, kSeqKv, kQkvOffsets, kOutOffsets};
         std::array<void*, 9> pointers{
             q, q + hidden * esize, q + 2 * hidden * esize, o, &scale, seq_len, seq_len, qkv_offsets, out_offsets};
+        const int64_t n_bound = c.uniform ? 5 : 9;  // a uniform plan has no lengths or offsets
         Plan pack_owner;
         pack_owner.api = &m.api;
         auto pack = pack_owner.create(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
-        pack_owner.set(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 9, uids.data());
-        pack_owner.set(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 9, pointers.data());
+        pack_owner.set(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, n_bound, uids.data());
+        pack_owner.set(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, n_bound, pointers.data());
         void* workspace = m.workspace;
         pack_owner.set(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
         pack_owner.finalize(pack);

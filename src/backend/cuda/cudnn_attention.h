@@ -4,7 +4,9 @@
 // the backend's own kernel instead.
 //
 // Plans are built once per (dtype, heads, sequence-count bucket, length bucket) — powers of two, at most
-// kMaxSeqsPerCall sequences per call — and cached; a shape cuDNN declines is remembered and left to the caller.
+// kMaxSeqsPerCall sequences per call — and cached; a shape cuDNN declines is remembered and left to the caller. A
+// call whose sequences all have the same power-of-two length (>= 64) runs a plan without offsets or mask, for
+// exactly its sequence count.
 #pragma once
 
 #include <cuda_runtime.h>
