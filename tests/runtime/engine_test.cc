@@ -57,10 +57,8 @@ ServeOptions both() {
     return o;
 }
 
-TEST(EngineTest, ConcurrentRequestsEqualTheSynchronousApiBitForBit) {
-    auto engine = Engine::open(both());
-    ASSERT_TRUE(engine.ok()) << engine.status().to_string();
-    ASSERT_TRUE((*engine)->warm_up().ok());
+// Sends every text from n_threads threads, 3 per request, and checks each answer against the synchronous embedder's.
+void expect_concurrent_answers_match(Engine& engine, int n_threads) {
     EngineOptions sync_options;
     sync_options.n_threads = 1;
     auto embedder = Embedder::open(kM3, sync_options);
@@ -68,25 +66,28 @@ TEST(EngineTest, ConcurrentRequestsEqualTheSynchronousApiBitForBit) {
     const std::vector<std::string> t = texts();
     auto want = (*embedder)->embed(t);
     ASSERT_TRUE(want.ok());
-
-    // 8 threads, each sending every text in its own request of a few inputs.
     std::vector<std::thread> threads;
-    std::vector<std::vector<Embedding>> got(8);
-    for (int th = 0; th < 8; ++th) {
+    for (int th = 0; th < n_threads; ++th) {
         threads.emplace_back([&, th] {
             for (size_t i = 0; i < t.size(); i += 3) {
                 std::vector<std::string> part(t.begin() + i, t.begin() + std::min(i + 3, t.size()));
-                auto r = (*engine)->submit(embed_request(part)).get();
+                auto r = engine.submit(embed_request(part)).get();
                 ASSERT_TRUE(r.ok()) << r.status().to_string();
-                for (Embedding& e : r->embeddings) got[th].push_back(std::move(e));
+                ASSERT_EQ(r->embeddings.size(), part.size());
+                for (size_t k = 0; k < part.size(); ++k) {
+                    expect_same(r->embeddings[k], (*want)[i + k], "thread " + std::to_string(th));
+                }
             }
         });
     }
     for (auto& th : threads) th.join();
-    for (int th = 0; th < 8; ++th) {
-        ASSERT_EQ(got[th].size(), t.size());
-        for (size_t i = 0; i < t.size(); ++i) expect_same(got[th][i], (*want)[i], "thread " + std::to_string(th));
-    }
+}
+
+TEST(EngineTest, ConcurrentRequestsEqualTheSynchronousApiBitForBit) {
+    auto engine = Engine::open(both());
+    ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+    ASSERT_TRUE((*engine)->warm_up().ok());
+    expect_concurrent_answers_match(**engine, 8);
 }
 
 TEST(EngineTest, OnlyTheOutputsAskedForComeBack) {
@@ -214,32 +215,6 @@ TEST(EngineTest, DrainAnswersEverythingAcceptedThenRefuses) {
     EXPECT_NE(metrics.find("bge_engine_requests_total{model=\"embedder\",outcome=\"ok\"} 50"), std::string::npos);
 }
 
-// Sends every text from 4 threads, 3 per request, and checks each answer against the synchronous embedder's.
-void expect_concurrent_answers_match(Engine& engine) {
-    EngineOptions sync_options;
-    sync_options.n_threads = 1;
-    auto embedder = Embedder::open(kM3, sync_options);
-    ASSERT_TRUE(embedder.ok());
-    const std::vector<std::string> t = texts();
-    auto want = (*embedder)->embed(t);
-    ASSERT_TRUE(want.ok());
-    std::vector<std::thread> threads;
-    for (int th = 0; th < 4; ++th) {
-        threads.emplace_back([&, th] {
-            for (size_t i = 0; i < t.size(); i += 3) {
-                std::vector<std::string> part(t.begin() + i, t.begin() + std::min(i + 3, t.size()));
-                auto r = engine.submit(embed_request(part)).get();
-                ASSERT_TRUE(r.ok()) << r.status().to_string();
-                ASSERT_EQ(r->embeddings.size(), part.size());
-                for (size_t k = 0; k < part.size(); ++k) {
-                    expect_same(r->embeddings[k], (*want)[i + k], "thread " + std::to_string(th));
-                }
-            }
-        });
-    }
-    for (auto& th : threads) th.join();
-}
-
 ServeOptions two_cpu_workers() {
     ServeOptions o = both();
     o.engine.device = "cpu,cpu";
@@ -253,7 +228,7 @@ TEST(EngineTest, TwoWorkersShareTheLoadAndAgreeWithTheSynchronousApi) {
     ASSERT_TRUE((*engine)->warm_up().ok());
     ASSERT_EQ((*engine)->worker_infos(false).size(), 2u);
     EXPECT_EQ((*engine)->worker_infos(true).size(), 2u);
-    expect_concurrent_answers_match(**engine);
+    expect_concurrent_answers_match(**engine, 4);
     int64_t tokens = 0;
     for (const WorkerStatus& w : (*engine)->workers()) {
         EXPECT_TRUE(w.healthy);
@@ -275,8 +250,8 @@ TEST(EngineTest, AFailedWorkersBatchesAreAnsweredByTheOther) {
     auto engine = Engine::open(two_cpu_workers());
     unsetenv("BGE_TEST_FAIL_WORKER");
     ASSERT_TRUE(engine.ok()) << engine.status().to_string();
-    ASSERT_TRUE((*engine)->warm_up().ok());     // not counted by the switch
-    expect_concurrent_answers_match(**engine);  // no request lost or answered with another's vectors
+    ASSERT_TRUE((*engine)->warm_up().ok());        // not counted by the switch
+    expect_concurrent_answers_match(**engine, 4);  // no request lost or answered with another's vectors
     EXPECT_TRUE((*engine)->healthy());
     EXPECT_TRUE((*engine)->degraded());
     for (const WorkerStatus& w : (*engine)->workers()) {
