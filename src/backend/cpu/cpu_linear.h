@@ -1,5 +1,6 @@
 // Linear layers on oneDNN matmul: weights are reordered once into the layout the matmul
-// primitive prefers; primitives are created per row count M and cached.
+// primitive prefers (f32 on gemm:jit: W's own [out, in] rows, faster at few rows); primitives
+// are created per row count M and cached.
 //
 // Three GEMM types (each layer has one):
 //   F32:  f32 x, f32 W, bias and activation fused as post-ops.
@@ -36,7 +37,7 @@ int32_t u8_max_code();
 class CpuLinearWeight : public LinearWeight {
  public:
     GemmType type = GemmType::kF32;
-    dnnl::memory weights;     // [in, out] logical (Wᵀ) in `type`'s element type, in the primitive's preferred layout
+    dnnl::memory weights;     // [in, out] logical (Wᵀ) in `type`'s element type, in the layout make_cpu_linear chose
     std::vector<float> bias;  // F32 [out], empty when the layer has no bias
     std::vector<float> scales;  // INT8: F32 [out], W[o, :] ~ scales[o] * q[o, :]
     std::vector<int32_t> sums;  // INT8: [out] Σ_k q[o, k]
