@@ -39,6 +39,18 @@ int parse_cuda_index(const std::string& device) {
     return ec == std::errc() && ptr == end && index >= 0 ? index : -1;
 }
 
+// "a,b,,c" -> {"a", "b", "", "c"}.
+std::vector<std::string> split_commas(const std::string& spec) {
+    std::vector<std::string> out;
+    size_t begin = 0;
+    while (true) {
+        const size_t end = spec.find(',', begin);
+        out.push_back(spec.substr(begin, end == std::string::npos ? std::string::npos : end - begin));
+        if (end == std::string::npos) return out;
+        begin = end + 1;
+    }
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<Backend>> make_backend(const EngineOptions& options) {
@@ -64,10 +76,7 @@ StatusOr<std::unique_ptr<Backend>> make_backend(const EngineOptions& options) {
 
 StatusOr<std::vector<std::string>> expand_devices(const std::string& spec) {
     std::vector<std::string> out;
-    size_t begin = 0;
-    while (true) {
-        const size_t end = spec.find(',', begin);
-        std::string entry = spec.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+    for (std::string entry : split_commas(spec)) {
         const bool bare_index = !entry.empty() && entry.find_first_not_of("0123456789") == std::string::npos;
         if (bare_index && !out.empty() && out.back().rfind("cuda", 0) == 0) entry = "cuda:" + entry;
         if (entry != "cpu" && parse_cuda_index(entry) < 0) {
@@ -79,28 +88,17 @@ StatusOr<std::vector<std::string>> expand_devices(const std::string& spec) {
         if (entry == "cuda") {  // every visible GPU; with none, loading cuda:0 says why
             const int count = std::max(cuda_device_count(), 1);
             for (int i = 0; i < count; ++i) out.push_back("cuda:" + std::to_string(i));
-        } else {
-            out.push_back(entry);
+            continue;
         }
-#else
-        out.push_back(entry);  // make_backend says that this build has no CUDA
 #endif
-        if (end == std::string::npos) break;
-        begin = end + 1;
+        out.push_back(entry);  // without CUDA, make_backend says that this build has none
     }
     return out;
 }
 
 StatusOr<std::vector<std::string>> expand_dtypes(const std::string& spec, size_t n_devices) {
     if (spec.find(',') == std::string::npos) return std::vector<std::string>(n_devices, spec);
-    std::vector<std::string> out;
-    size_t begin = 0;
-    while (true) {
-        const size_t end = spec.find(',', begin);
-        out.push_back(spec.substr(begin, end == std::string::npos ? std::string::npos : end - begin));
-        if (end == std::string::npos) break;
-        begin = end + 1;
-    }
+    std::vector<std::string> out = split_commas(spec);
     if (out.size() != n_devices) {
         return invalid_argument("dtype list '" + spec + "' names " + std::to_string(out.size()) + " dtypes for " +
                                 std::to_string(n_devices) + " devices (give one for all, or one per device)");

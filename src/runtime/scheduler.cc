@@ -47,13 +47,8 @@ void Scheduler::enqueue(std::shared_ptr<RequestState> request) {
     bool accepted = false;
     {
         std::lock_guard lock(mutex_);
-        const bool any_healthy =
-            std::any_of(state_.begin(), state_.end(), [](const WorkerState& st) { return st.healthy; });
-        if (!stopping_ && any_healthy) {
-            for (int i : order) {
-                queued_tokens_ += static_cast<int64_t>(request->sequence(i).size());
-                queued_cost_ += cost(request->sequence(i).size());
-            }
+        if (!stopping_ && any_healthy()) {
+            for (int i : order) count_queued(request->sequence(i).size(), 1);
             queued_seqs_ += request->n_inputs();
             queue_.push_back(std::move(p));
             accepted = true;
@@ -84,9 +79,13 @@ void Scheduler::stop() {
     for (Pending& p : left) p.request->fail(unavailable("no healthy worker is left to run the request"));
 }
 
+bool Scheduler::any_healthy() const {
+    return std::any_of(state_.begin(), state_.end(), [](const WorkerState& st) { return st.healthy; });
+}
+
 bool Scheduler::healthy() const {
     std::lock_guard lock(mutex_);
-    return std::any_of(state_.begin(), state_.end(), [](const WorkerState& st) { return st.healthy; });
+    return any_healthy();
 }
 
 bool Scheduler::degraded() const {
@@ -94,13 +93,13 @@ bool Scheduler::degraded() const {
     return std::any_of(state_.begin(), state_.end(), [](const WorkerState& st) { return !st.healthy; });
 }
 
-std::vector<WorkerSnapshot> Scheduler::workers() const {
+std::vector<WorkerStatus> Scheduler::workers() const {
     std::lock_guard lock(mutex_);
-    std::vector<WorkerSnapshot> out;
+    std::vector<WorkerStatus> out;
     for (size_t w = 0; w < workers_.size(); ++w) {
         const WorkerState& st = state_[w];
-        out.push_back({workers_[w]->name(), st.healthy, st.error, st.busy ? st.inflight_seqs : 0, st.batches,
-                       st.failures, st.tokens, st.busy_seconds, st.speed()});
+        out.push_back({"", static_cast<int>(w), workers_[w]->name(), st.healthy, st.error,
+                       st.busy ? st.inflight_seqs : 0, st.batches, st.failures, st.tokens, st.busy_seconds});
     }
     return out;
 }
@@ -113,6 +112,11 @@ int64_t Scheduler::depth() const {
 double Scheduler::cost(size_t length) const {
     const double l = static_cast<double>(length);
     return l + options_.attention_weight * l * l;
+}
+
+void Scheduler::count_queued(size_t length, int sign) {
+    queued_tokens_ += sign * static_cast<int64_t>(length);
+    queued_cost_ += sign * cost(length);
 }
 
 double Scheduler::batch_cost(const PackedBatch& packed) const {
@@ -129,10 +133,7 @@ void Scheduler::collect_dead(Clock::time_point now,
             ++it;
             continue;
         }
-        for (int i : it->todo) {
-            queued_tokens_ -= static_cast<int64_t>(it->request->sequence(i).size());
-            queued_cost_ -= cost(it->request->sequence(i).size());
-        }
+        for (int i : it->todo) count_queued(it->request->sequence(i).size(), -1);
         queued_seqs_ -= static_cast<int64_t>(it->todo.size());
         dead.emplace_back(it->request, std::move(why));
         it = queue_.erase(it);
@@ -173,8 +174,7 @@ Batch Scheduler::form_batch(double share) {
                 batch.packed.add(ids);
                 batch_cost += cost(ids.size());
                 batch.items.push_back({p.request, index});
-                queued_tokens_ -= static_cast<int64_t>(ids.size());
-                queued_cost_ -= cost(ids.size());
+                count_queued(ids.size(), -1);
                 --queued_seqs_;
                 p.todo.pop_front();
                 added = true;
@@ -194,8 +194,7 @@ void Scheduler::requeue(const Batch& batch) {
         // Arrived long ago: they run without waiting for company.
         if (it == again.end()) it = again.insert(again.end(), Pending{item.request, {}, Clock::time_point::min()});
         it->todo.push_back(item.index);
-        queued_tokens_ += static_cast<int64_t>(item.request->sequence(item.index).size());
-        queued_cost_ += cost(item.request->sequence(item.index).size());
+        count_queued(item.request->sequence(item.index).size(), 1);
         ++queued_seqs_;
     }
     queue_.splice(queue_.begin(), again);
@@ -277,7 +276,7 @@ StatusOr<std::vector<StatusOr<SeqOutput>>> Scheduler::run_split(size_t w, const 
     // Two halves, each run (and split) again.
     std::vector<StatusOr<SeqOutput>> all;
     const size_t half = n / 2;
-    for (const auto [first, last] : {std::pair{size_t{0}, half}, std::pair{half, n}}) {
+    for (const auto& [first, last] : {std::pair{size_t{0}, half}, std::pair{half, n}}) {
         Batch part;
         part.outputs = batch.outputs;
         for (size_t s = first; s < last; ++s) {
@@ -311,7 +310,7 @@ void Scheduler::fail_worker(size_t w, const Batch& batch, const Status& why, std
     // It takes no more batches; the batch runs once more elsewhere.
     state_[w].healthy = false;
     state_[w].error = why.to_string();
-    const bool other = std::any_of(state_.begin(), state_.end(), [](const WorkerState& st) { return st.healthy; });
+    const bool other = any_healthy();
     std::vector<std::shared_ptr<RequestState>> to_fail;
     Batch retry;
     for (const BatchItem& item : batch.items) {

@@ -58,19 +58,6 @@ struct BatchMetrics {
     CounterFamily batches{"bge_batches_total", "Forward passes, by outcome"};
 };
 
-// One worker as /metrics and /health show it.
-struct WorkerSnapshot {
-    std::string name;  // the worker's device ("cpu", "cuda:0")
-    bool healthy = true;
-    std::string error;        // why it was marked unhealthy
-    int64_t queue_depth = 0;  // sequences handed to it and not yet finished
-    int64_t batches = 0;      // forward passes that succeeded
-    int64_t failures = 0;     // forward passes that failed (a resource-exhausted one included)
-    int64_t tokens = 0;       // tokens of its successful batches
-    double busy_seconds = 0;  // time spent in forward passes
-    double speed = 0;         // measured cost per second (0 until its first batch)
-};
-
 class Scheduler {
  public:
     // A worker below this share of the fastest healthy worker's speed is treated as slow (see above): far enough
@@ -100,7 +87,8 @@ class Scheduler {
     bool degraded() const;  // some worker is unhealthy
     int64_t depth() const;  // reserved inputs
     size_t n_workers() const { return workers_.size(); }
-    std::vector<WorkerSnapshot> workers() const;
+    // Every worker in order (index set, model left empty for the caller).
+    std::vector<WorkerStatus> workers() const;
 
  private:
     struct Pending {
@@ -141,6 +129,9 @@ class Scheduler {
     void requeue(const Batch& batch);
     double cost(size_t length) const;
     double batch_cost(const PackedBatch& packed) const;
+    // Adds (sign 1) or removes (-1) one sequence of `length` tokens to the queued tokens and cost.
+    void count_queued(size_t length, int sign);
+    bool any_healthy() const;  // under mutex_
 
     SchedulerOptions options_;
     std::vector<std::unique_ptr<Worker>> workers_;

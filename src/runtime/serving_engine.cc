@@ -385,11 +385,9 @@ std::vector<WorkerStatus> Engine::workers() const {
     std::vector<WorkerStatus> out;
     for (ServedModel* model : {impl_->embedder.get(), impl_->reranker.get()}) {
         if (!model) continue;
-        const std::vector<WorkerSnapshot> snaps = model->scheduler->workers();
-        for (size_t i = 0; i < snaps.size(); ++i) {
-            const WorkerSnapshot& w = snaps[i];
-            out.push_back({model->reranker ? "reranker" : "embedder", static_cast<int>(i), w.name, w.healthy, w.error,
-                           w.queue_depth, w.batches, w.failures, w.tokens, w.busy_seconds});
+        for (WorkerStatus& w : model->scheduler->workers()) {
+            w.model = model->reranker ? "reranker" : "embedder";
+            out.push_back(std::move(w));
         }
     }
     return out;

@@ -247,7 +247,7 @@ TEST(SchedulerTest, AFailedBatchIsRetriedOnAnotherWorkerOnce) {
     EXPECT_EQ(good->batches().size(), 2u);
     EXPECT_TRUE(scheduler->healthy());
     EXPECT_TRUE(scheduler->degraded());
-    const std::vector<WorkerSnapshot> workers = scheduler->workers();
+    const std::vector<WorkerStatus> workers = scheduler->workers();
     EXPECT_FALSE(workers[0].healthy);
     EXPECT_NE(workers[0].error.find("device lost"), std::string::npos) << workers[0].error;
     EXPECT_EQ(workers[0].failures, 1);
