@@ -291,7 +291,7 @@ struct WorkerStatus {
     std::string error;        // why it is unhealthy
     int64_t queue_depth = 0;  // sequences handed to it and not yet finished
     int64_t batches = 0;      // forward passes that succeeded
-    int64_t failures = 0;     // forward passes that failed
+    int64_t failures = 0;     // forward passes that failed (one out of memory, later split, included)
     int64_t tokens = 0;       // tokens of its successful forward passes
     double busy_seconds = 0;  // time in forward passes
 };
@@ -335,8 +335,9 @@ class Engine {
     int max_length(bool reranker) const;
     const ServeOptions& options() const;
 
-    // Every worker of each model, in device-list order (embedder first), as loaded.
+    // The embedder's (or reranker's) workers in device-list order, as loaded; only for a model served.
     std::vector<ModelInfo> worker_infos(bool reranker) const;
+    // Every worker of every served model now, the embedder's first.
     std::vector<WorkerStatus> workers() const;
 
     bool healthy() const;         // every model has a healthy worker
