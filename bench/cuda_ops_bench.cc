@@ -1,12 +1,15 @@
-// Throughput of the CUDA backend's attention at BGE-M3 shapes (16 heads x 64), fp16: one packed batch of
+// Throughput of the CUDA backend's ops at BGE-M3 shapes, fp16. Attention (16 heads x 64): one packed batch of
 // `batch` sequences of `tokens` tokens, on the own kernel (BGE_CUDA_ATTENTION=flash) and on cuDNN's fused SDPA
-// (=cudnn, where it loads). Usage: bge_cuda_ops_bench [--reps N]. Prints a table, then JSON. Each figure is the
-// median of N timed calls (host clock around call + synchronize), after two warm-ups (which build cuDNN's plan).
+// (=cudnn, where it loads). Layer ops at 512 x 32 tokens: the four GEMMs (TFLOP/s), exact GELU and residual +
+// LayerNorm (TB/s of the bytes they must move), each as the encoder calls it. Usage: bge_cuda_ops_bench [--reps N].
+// Prints a table, then JSON. Each figure is the median over N timings (host clock around back-to-back calls +
+// synchronize; attention one call per timing, the layer ops 10), after two warm-ups (which build the plans).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -14,6 +17,10 @@
 #include "backend/cuda/cuda_backend.h"
 
 namespace {
+
+constexpr int kHeads = 16;
+constexpr int64_t kHidden = 1024;
+constexpr int64_t kFfn = 4096;
 
 template <typename T>
 T ok_value(bge::StatusOr<T> v) {
@@ -24,19 +31,46 @@ T ok_value(bge::StatusOr<T> v) {
     return std::move(v).value();
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    int reps = 10;
-    for (int i = 1; i + 1 < argc; ++i) {
-        if (std::strcmp(argv[i], "--reps") == 0) reps = std::max(1, std::atoi(argv[i + 1]));
+// Median ms of one `op` call: `reps` timings of `calls` back-to-back calls each, after two warm-up timings.
+double median_ms(bge::Backend& backend, int reps, int calls, const std::function<void()>& op) {
+    std::vector<double> ms;
+    for (int r = 0; r < reps + 2; ++r) {
+        const auto start = std::chrono::steady_clock::now();
+        for (int c = 0; c < calls; ++c) op();
+        if (bge::Status s = backend.synchronize(); !s.ok()) {
+            std::fprintf(stderr, "bge_cuda_ops_bench: %s\n", s.message().c_str());
+            std::exit(1);
+        }
+        const double elapsed =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        if (r >= 2) ms.push_back(elapsed / calls);
     }
-    constexpr int kHeads = 16;
-    constexpr int64_t kHidden = 1024;
-    std::mt19937 rng(1);
-    std::uniform_real_distribution<float> dist(-2.f, 2.f);
-    std::string json = "[";
-    std::printf("%-8s %-16s %10s %10s\n", "kernel", "tokens x batch", "ms", "TFLOP/s");
+    std::sort(ms.begin(), ms.end());
+    return ms[ms.size() / 2];
+}
+
+bge::DeviceTensor random_tensor(bge::Backend& backend, int64_t rows, int64_t cols, float scale, std::mt19937& rng) {
+    std::uniform_real_distribution<float> dist(-scale, scale);
+    std::vector<float> host(static_cast<size_t>(rows * cols));
+    for (float& x : host) x = dist(rng);
+    return ok_value(backend.upload(host.data(), rows, cols, bge::DType::kF16));
+}
+
+std::unique_ptr<bge::LinearWeight> random_linear(bge::Backend& backend, int64_t out, int64_t in, std::mt19937& rng) {
+    std::uniform_real_distribution<float> dist(-0.03f, 0.03f);
+    std::vector<float> w(static_cast<size_t>(out * in)), b(static_cast<size_t>(out));
+    for (float& x : w) x = dist(rng);
+    for (float& x : b) x = dist(rng);
+    return ok_value(backend.make_linear(w.data(), b.data(), out, in));
+}
+
+struct Row {
+    std::string op, shape;
+    double ms, rate;  // rate: TFLOP/s or TB/s, per `unit`
+    const char* unit;
+};
+
+void bench_attention(int reps, std::mt19937& rng, std::vector<Row>& rows) {
     for (const char* mode : {"flash", "cudnn"}) {
         setenv("BGE_CUDA_ATTENTION", mode, 1);
         auto made = bge::make_cuda_backend(0, bge::DType::kF16);
@@ -47,37 +81,82 @@ int main(int argc, char** argv) {
         auto backend = std::move(made).value();
         for (const auto& [tokens, batch] : {std::pair{8192, 1}, {2048, 32}, {512, 32}, {128, 256}, {256, 64}}) {
             const int64_t n = static_cast<int64_t>(tokens) * batch;
-            std::vector<float> host(static_cast<size_t>(n * 3 * kHidden));
-            for (float& x : host) x = dist(rng);
-            auto qkv = ok_value(backend->upload(host.data(), n, 3 * kHidden, bge::DType::kF16));
+            auto qkv = random_tensor(*backend, n, 3 * kHidden, 2.f, rng);
             auto out = ok_value(backend->alloc(bge::DType::kF16, n, kHidden));
             std::vector<int32_t> cu(batch + 1);
             for (int s = 0; s <= batch; ++s) cu[s] = s * tokens;
             auto cu_device = ok_value(backend->alloc(bge::DType::kI32, batch + 1, 1));
             backend->copy_to_device(cu.data(), cu_device.view);
             const bge::SeqLayout layout{cu, cu_device.view, tokens};
-            std::vector<double> ms;
-            for (int r = 0; r < reps + 2; ++r) {
-                const auto start = std::chrono::steady_clock::now();
-                backend->attention(qkv.view, layout, kHeads, out.view);
-                if (bge::Status s = backend->synchronize(); !s.ok()) {
-                    std::fprintf(stderr, "bge_cuda_ops_bench: %s\n", s.message().c_str());
-                    return 1;
-                }
-                if (r >= 2)
-                    ms.push_back(
-                        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-            }
-            std::sort(ms.begin(), ms.end());
-            const double median = ms[ms.size() / 2];
-            const double tflops = 4.0 * tokens * static_cast<double>(tokens) * kHidden * batch / (median * 1e-3) / 1e12;
-            std::printf("%-8s %6d x %-7d %10.3f %10.1f\n", mode, tokens, batch, median, tflops);
-            char entry[160];
-            std::snprintf(entry, sizeof entry,
-                          "%s{\"kernel\":\"%s\",\"tokens\":%d,\"batch\":%d,\"ms\":%.4f,\"tflops\":%.2f}",
-                          json.size() > 1 ? "," : "", mode, tokens, batch, median, tflops);
-            json += entry;
+            const double ms =
+                median_ms(*backend, reps, 1, [&] { backend->attention(qkv.view, layout, kHeads, out.view); });
+            const double flop = 4.0 * tokens * static_cast<double>(tokens) * kHidden * batch;
+            rows.push_back({std::string("attention ") + mode, std::to_string(tokens) + " x " + std::to_string(batch),
+                            ms, flop / (ms * 1e-3) / 1e12, "TFLOP/s"});
         }
+    }
+    unsetenv("BGE_CUDA_ATTENTION");
+}
+
+// The encoder layer's ops as xlmr_encoder.cc calls them, on 512 x 32 tokens.
+void bench_layer(int reps, std::mt19937& rng, std::vector<Row>& rows) {
+    auto backend = ok_value(bge::make_cuda_backend(0, bge::DType::kF16));
+    const int64_t n = 512 * 32;
+    const std::string shape = std::to_string(n) + " tokens";
+    auto x = random_tensor(*backend, n, kHidden, 1.f, rng);
+    auto y = random_tensor(*backend, n, kHidden, 1.f, rng);
+    auto qkv = ok_value(backend->alloc(bge::DType::kF16, n, 3 * kHidden));
+    auto ffn = ok_value(backend->alloc(bge::DType::kF16, n, kFfn));
+    auto gamma = ok_value(backend->upload(std::vector<float>(kHidden, 1.f).data(), 1, kHidden, bge::DType::kF32));
+    auto beta = ok_value(backend->upload(std::vector<float>(kHidden, 0.f).data(), 1, kHidden, bge::DType::kF32));
+    auto w_qkv = random_linear(*backend, 3 * kHidden, kHidden, rng);
+    auto w_out = random_linear(*backend, kHidden, kHidden, rng);
+    auto w_up = random_linear(*backend, kFfn, kHidden, rng);
+    auto w_down = random_linear(*backend, kHidden, kFfn, rng);
+    const auto gemm = [&](const char* op, int64_t in, int64_t out, const std::function<void()>& call) {
+        const double ms = median_ms(*backend, reps, 10, call);
+        rows.push_back({op, shape, ms, 2.0 * n * in * out / (ms * 1e-3) / 1e12, "TFLOP/s"});
+        return ms;
+    };
+    const auto bytes = [&](const char* op, double ms, double moved) {
+        rows.push_back({op, shape, ms, moved / (ms * 1e-3) / 1e12, "TB/s"});
+    };
+    const double f16 = 2.0;
+    gemm("linear QKV", kHidden, 3 * kHidden,
+         [&] { backend->linear(x.view, *w_qkv, bge::Activation::kNone, qkv.view); });
+    gemm("linear attention-out", kHidden, kHidden,
+         [&] { backend->linear(x.view, *w_out, bge::Activation::kNone, y.view); });
+    const double up_ms =
+        gemm("linear FFN-up", kHidden, kFfn, [&] { backend->linear(x.view, *w_up, bge::Activation::kNone, ffn.view); });
+    const double up_gelu_ms = gemm("linear FFN-up + GELU", kHidden, kFfn,
+                                   [&] { backend->linear(x.view, *w_up, bge::Activation::kGelu, ffn.view); });
+    bytes("exact GELU (difference)", up_gelu_ms - up_ms, 2 * f16 * n * kFfn);
+    gemm("linear FFN-down", kFfn, kHidden, [&] { backend->linear(ffn.view, *w_down, bge::Activation::kNone, y.view); });
+    const double ln_ms =
+        median_ms(*backend, reps, 10, [&] { backend->add_layer_norm(y.view, x.view, gamma.view, beta.view, 1e-5f); });
+    bytes("residual + LayerNorm", ln_ms, 3 * f16 * n * kHidden);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int reps = 10;
+    for (int i = 1; i + 1 < argc; ++i) {
+        if (std::strcmp(argv[i], "--reps") == 0) reps = std::max(1, std::atoi(argv[i + 1]));
+    }
+    std::mt19937 rng(1);
+    std::vector<Row> rows;
+    bench_attention(reps, rng, rows);
+    bench_layer(reps, rng, rows);
+    std::printf("%-34s %-14s %10s %10s\n", "op", "shape", "ms", "rate");
+    std::string json = "[";
+    for (const Row& r : rows) {
+        std::printf("%-34s %-14s %10.4f %10.1f %s\n", r.op.c_str(), r.shape.c_str(), r.ms, r.rate, r.unit);
+        char entry[256];
+        std::snprintf(entry, sizeof entry,
+                      "%s{\"op\":\"%s\",\"shape\":\"%s\",\"ms\":%.5f,\"rate\":%.3f,\"unit\":\"%s\"}",
+                      json.size() > 1 ? "," : "", r.op.c_str(), r.shape.c_str(), r.ms, r.rate, r.unit);
+        json += entry;
     }
     std::printf("%s]\n", json.c_str());
     return 0;

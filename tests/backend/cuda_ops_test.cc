@@ -108,6 +108,29 @@ TEST_P(CudaOps, EmbedAndAddLayerNormMatchCpu) {
     }
 }
 
+// GELU against x·Φ(x) in double on a grid over [−8, 8] (F32 only: the identity map passes x through exactly):
+// within 1e-6 absolute everywhere and 2e-5 relative where |x| < 5, so a wrong coefficient or branch shows.
+TEST(CudaGelu, IsExactToFloatRounding) {
+    BGE_CUDA_BACKEND_OR_SKIP(cuda, DType::kF32);
+    constexpr int64_t kCols = 64, kRows = 1000;
+    std::vector<float> eye(kCols * kCols, 0.f), x(kRows * kCols);
+    for (int64_t i = 0; i < kCols; ++i) eye[i * kCols + i] = 1.f;
+    for (size_t i = 0; i < x.size(); ++i) x[i] = -8.f + 16.f * static_cast<float>(i) / static_cast<float>(x.size());
+    auto w = test::ok_value(cuda->make_linear(eye.data(), nullptr, kCols, kCols));
+    DeviceTensor xd = test::ok_value(cuda->upload(x.data(), kRows, kCols, DType::kF32));
+    DeviceTensor y = test::ok_value(cuda->alloc(DType::kF32, kRows, kCols));
+    cuda->linear(xd.view, *w, Activation::kGelu, y.view);
+    const auto got = test::to_host_f32(*cuda, y.view);
+    ASSERT_TRUE(cuda->synchronize().ok());
+    for (size_t i = 0; i < x.size(); ++i) {
+        const double v = x[i], want = 0.5 * v * std::erfc(-v / std::sqrt(2.0));
+        ASSERT_NEAR(got[i], want, 1e-6) << "x=" << v;
+        if (std::abs(v) < 5) {
+            ASSERT_NEAR(got[i], want, 2e-5 * std::abs(want) + 1e-30) << "x=" << v;
+        }
+    }
+}
+
 TEST_P(CudaOps, GatherRowsConverts) {
     const DType dtype = GetParam();
     BGE_CUDA_BACKEND_OR_SKIP(cuda, dtype);

@@ -1,7 +1,8 @@
 // Embeddings + LayerNorm and fused residual add + LayerNorm, mean and variance in two passes over an F32 copy of
 // the row (as torch.nn.LayerNorm, biased variance). Residual + LayerNorm, run twice per layer, takes a warp per row
 // with the row in registers and 16-byte loads where the hidden size allows (multiples of 32 lanes × 16 bytes, up to
-// 8 such chunks per lane); otherwise, and for the embeddings, a block per row with the row in shared memory.
+// 8 such chunks per lane; gamma and beta in float4s); otherwise, and for the embeddings, a block per row with the row
+// in shared memory.
 #include <cstdint>
 
 #include "backend/cuda/kernels/kernels.h"
@@ -79,7 +80,7 @@ __device__ float warp_sum(float v) {
 }
 
 // x [n, hidden] = LayerNorm(x + residual), hidden = 32 · kChunks · (16 / sizeof(T)); lane l owns the 16-byte
-// chunks l, l + 32, ... of its row.
+// chunks l, l + 32, ... of its row. All of a lane's loads are issued before the first use.
 template <typename T, int kChunks>
 __global__ void __launch_bounds__(32 * kRowsPerBlock)
     add_layer_norm_warp_kernel(T* x, const T* residual, const float* gamma, const float* beta, float eps, int64_t n) {
@@ -89,20 +90,27 @@ __global__ void __launch_bounds__(32 * kRowsPerBlock)
     if (row >= n) return;
     const int lane = threadIdx.x % 32;
     auto* xv = reinterpret_cast<uint4*>(x + row * kHidden);
-    const auto* rv = reinterpret_cast<const uint4*>(residual + row * kHidden);
     float v[kChunks][kVec];
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+        const uint4 xb = xv[lane + 32 * c];
+        const T* xe = reinterpret_cast<const T*>(&xb);
+#pragma unroll
+        for (int k = 0; k < kVec; ++k) v[c][k] = to_float(xe[k]);
+    }
+    const auto* rv = reinterpret_cast<const uint4*>(residual + row * kHidden);
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+        const uint4 rb = rv[lane + 32 * c];
+        const T* re = reinterpret_cast<const T*>(&rb);
+#pragma unroll
+        for (int k = 0; k < kVec; ++k) v[c][k] += to_float(re[k]);
+    }
     float sum = 0;
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) {
-        uint4 xb = xv[lane + 32 * c];
-        const uint4 rb = rv[lane + 32 * c];
-        const T* xe = reinterpret_cast<const T*>(&xb);
-        const T* re = reinterpret_cast<const T*>(&rb);
 #pragma unroll
-        for (int k = 0; k < kVec; ++k) {
-            v[c][k] = to_float(xe[k]) + to_float(re[k]);
-            sum += v[c][k];
-        }
+        for (int k = 0; k < kVec; ++k) sum += v[c][k];
     }
     const float mean = warp_sum(sum) / static_cast<float>(kHidden);
     float sq = 0;
@@ -114,22 +122,32 @@ __global__ void __launch_bounds__(32 * kRowsPerBlock)
     const float rstd = rsqrtf(warp_sum(sq) / static_cast<float>(kHidden) + eps);
 #pragma unroll
     for (int c = 0; c < kChunks; ++c) {
-        const int col = (lane + 32 * c) * kVec;
+        const int col = (lane + 32 * c) * kVec;  // a multiple of 4: gamma and beta in float4s
+        float g[kVec], b[kVec];
+#pragma unroll
+        for (int k = 0; k < kVec; k += 4) {
+            *reinterpret_cast<float4*>(&g[k]) = *reinterpret_cast<const float4*>(&gamma[col + k]);
+            *reinterpret_cast<float4*>(&b[k]) = *reinterpret_cast<const float4*>(&beta[col + k]);
+        }
         uint4 out;
         T* oe = reinterpret_cast<T*>(&out);
 #pragma unroll
-        for (int k = 0; k < kVec; ++k) oe[k] = from_float<T>((v[c][k] - mean) * rstd * gamma[col + k] + beta[col + k]);
+        for (int k = 0; k < kVec; ++k) oe[k] = from_float<T>((v[c][k] - mean) * rstd * g[k] + b[k]);
         xv[lane + 32 * c] = out;
     }
 }
 
-// Launches the warp-per-row kernel when `hidden` is 32 · kVec · c for c in 1..8 and the rows are 16-byte aligned.
+// Launches the warp-per-row kernel when `hidden` is 32 · kVec · c for c in 1..8 and the rows, gamma and beta are
+// 16-byte aligned.
 template <typename T>
 bool launch_add_layer_norm_warp(T* x, const T* residual, const float* gamma, const float* beta, float eps, int64_t n,
                                 int64_t hidden, cudaStream_t stream) {
     constexpr int kVec = 16 / sizeof(T);
     if (hidden % (32 * kVec) != 0 || hidden / (32 * kVec) > 8 ||
-        (reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(residual)) % 16 != 0) {
+        (reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(residual) | reinterpret_cast<uintptr_t>(gamma) |
+         reinterpret_cast<uintptr_t>(beta)) %
+                16 !=
+            0) {
         return false;
     }
     const auto blocks = static_cast<unsigned>((n + kRowsPerBlock - 1) / kRowsPerBlock);
