@@ -238,8 +238,6 @@ void launch(const void* qkv, const int32_t* cu_seqlens, void* out, int n_seqs, i
 
 }  // namespace
 
-// Long sequences take 128-query blocks (8 warps share each K/V tile: half the tile traffic per query);
-// short ones 64-query blocks, which waste fewer rows past a sequence's end.
 // Long sequences take 128-query blocks (8 warps share each K/V tile), short ones 64-query blocks, which waste
 // fewer rows past a sequence's end. Register caps of 2 and 4 blocks per SM (128 registers, a few bytes spilled)
 // measured best of (4 warps, 1 or 4 blocks) and (8 warps, 1 or 2 blocks) on an H200 (docs/performance.md).
