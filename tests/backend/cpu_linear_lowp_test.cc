@@ -4,7 +4,7 @@
 //         |y - ref| <= 4.2e-3 * Σ|x_k w_k| + 1e-5 * (Σ|x_k w_k| + 1e-3).
 //   int8: W ~ s_w q_w per output channel, x ~ s_x (q_x - zp) per row, each code within half a step:
 //         |y - ref| <= 0.5 s_w Σ|x_k| + 0.5 s_x Σ|w_k| + 0.25 s_x s_w K (+ f32 rounding),
-//         with s_w = max|w_c| / 127 and s_x = (max(x, 0) - min(x, 0)) / max_code (255 with VNNI, else 127);
+//         with s_w = max|w_c| / s8_max_code() (127 with VNNI, else 63) and s_x = (max(x, 0) - min(x, 0)) / 255;
 //         a smoothed layer (made with an InputNorm) the same in its x' and W' (cpu_quantize.h, Smoothing).
 // Activations (GELU, tanh) are at most 1.13-Lipschitz; the bound is scaled by 1.2.
 #include <gtest/gtest.h>
@@ -75,7 +75,7 @@ void check(CpuPrecision precision, EncoderLinear which, int64_t n, int64_t in, i
     DeviceTensor yd = test::ok_value(backend->alloc(DType::kF32, n, out));
     backend->linear(xd.view, *weight, act, yd.view);
     const std::vector<float> y = test::to_host(*backend, yd.view);
-    const double max_code = cpu::u8_max_code();
+    const double max_code = cpu::kU8MaxCode;
     int failures = 0;
     for (int64_t r = 0; r < n; ++r) {
         const float* xr = &x[r * in];
@@ -98,7 +98,7 @@ void check(CpuPrecision precision, EncoderLinear which, int64_t n, int64_t in, i
                 w_abs += std::fabs(wqc[k]);
                 w_max = std::max<double>(w_max, std::fabs(wqc[k]));
             }
-            const double s_w = w_max / 127;
+            const double s_w = w_max / cpu::s8_max_code();
             double bound = 1e-5 * (magnitude + 1e-3);
             if (int8) {
                 bound +=
@@ -174,7 +174,7 @@ TEST(CpuLinearLowPrecision, SmoothingIsExact) {
 }
 
 // On a LayerNorm output with outlier channels, smoothing cuts int8's error to a fraction of the plain map's.
-// Measured (AVX2, 7-bit activations): 0.12.
+// Measured at AVX2 (7-bit weights): 0.23.
 TEST(CpuLinearLowPrecision, SmoothingBeatsPlainInt8) {
     const int64_t in = 256, out = 64, n = 16;
     const Norm norm = outlier_norm(in, 11);
@@ -199,7 +199,7 @@ TEST(CpuLinearLowPrecision, SmoothingBeatsPlainInt8) {
     }
     const double ratio = std::sqrt(squared_error[1] / squared_error[0]);
     std::printf("int8 rms error, smoothed / plain: %.3f\n", ratio);
-    EXPECT_LT(ratio, 0.25);
+    EXPECT_LT(ratio, 0.35);
 }
 
 // A row of zeros (any scale) and a constant row quantize exactly; rows do not share scales.
@@ -224,7 +224,8 @@ TEST(CpuLinearLowPrecision, Int8RowsAreIndependent) {
             w_max = std::max<double>(w_max, std::fabs(w[c * in + k]));
         }
         // The small row keeps its own scale: error well under its magnitude, not the huge row's step.
-        EXPECT_NEAR(y[2 * out + c], want, 0.5 * w_max / 127 * 0.02 * in + 0.5 * 0.04 / 127 * 0.5 * in);
+        EXPECT_NEAR(y[2 * out + c], want,
+                    0.5 * w_max / cpu::s8_max_code() * 0.02 * in + 0.5 * 0.04 / cpu::kU8MaxCode * 0.5 * in);
     }
 }
 

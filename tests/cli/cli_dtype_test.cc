@@ -65,7 +65,7 @@ TEST_P(CliDtype, ScoreNearFp32) {
     ASSERT_EQ(b.size(), 2u);
     for (size_t i = 0; i < a.size(); ++i) {
         // The fixture's std-0.2 weights amplify rounding (tests/model/cpu_dtype_test.cc); int8 of every map at
-        // AVX2 (7-bit activations) moves a score by 1.0e-2.
+        // AVX2 moves a score by 1.0e-2.
         const double bound = GetParam() == "int8" ? 2e-2 : 4e-3;
         EXPECT_NEAR(a[i]["dense"].get<double>(), b[i]["dense"].get<double>(), bound);
         EXPECT_NEAR(a[i]["colbert"].get<double>(), b[i]["colbert"].get<double>(), bound);
@@ -80,7 +80,9 @@ TEST_P(CliDtype, RerankNearFp32) {
     const auto a = lines_of(want.out), b = lines_of(got.out);
     ASSERT_EQ(a.size(), 2u);
     ASSERT_EQ(b.size(), 2u);
-    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i]["logit"].get<double>(), b[i]["logit"].get<double>(), 5e-1);
+    // Bounds as in tests/model/cpu_dtype_test.cc (int8 of every map at AVX2 moves a logit by 0.54).
+    const double bound = GetParam() == "int8" ? 8e-1 : 5e-1;
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i]["logit"].get<double>(), b[i]["logit"].get<double>(), bound);
 }
 
 TEST_P(CliDtype, BenchRuns) {

@@ -1,14 +1,15 @@
 // The CPU's bf16 and int8 dtypes against the fp32 engine on the committed golden fixtures (label "golden"), at the
 // machine's ISA and, when run with ONEDNN_MAX_CPU_ISA=AVX2 (ctest runs it both ways), at AVX2's. Bounds, on what
 // the outputs mean:
-//   dense and every colbert vector: cosine to fp32's >= 1 - (bf16 2e-4, int8 2e-3);
+//   dense and every colbert vector: cosine to fp32's >= 1 - (bf16 2e-4, int8 3e-3);
 //   sparse weights: |diff| <= (bf16 4e-2, int8 1e-1), an id on one side only counted by its weight;
 //   reranker logits: |diff| <= (bf16 1.5e-1, int8 8e-1).
 // The fixtures are tiny models with large weights (std 0.2; logits over about [-4, 4]), which amplify rounding far
 // beyond a trained model's (the CUDA backend's bf16 bounds against float64 are 1e-3, 5e-2, 4e-1). Measured on
 // AVX-512 with BF16/VNNI, int8 of the attention-out and FFN-down maps only (before every map was int8): bf16 cos
 // 1 - 5e-5, sparse 1.8e-2, logits 7.4e-2; int8 cos 1 - 3.3e-4, sparse 3.5e-2, logits 1.8e-1. At AVX2 (7-bit
-// activations, see cpu_linear.h), every map int8: cos 1 - 1.3e-3, sparse 6.5e-2, logits 4.9e-1 (two maps int8:
+// weights, see cpu_linear.h), every map int8: cos 1 - 2.0e-3, sparse 7.4e-2, logits 4.8e-1 (with 7-bit
+// activations instead: 1 - 1.3e-3, 6.5e-2, 4.9e-1; two maps int8 and 7-bit activations, the choice before:
 // 1 - 6.8e-4, 4.7e-2, 2.3e-1); bf16 runs fp32 GEMMs there (oneDNN has no bf16 matmul below AVX-512).
 // Batch invariance: a text alone vs inside the mixed batch, max |diff| of dense/colbert elements <= bf16 1e-5,
 // int8 5e-3. The int8 GEMMs' integer sums are exact, but where a preceding f32/bf16 GEMM rounds differently with
@@ -16,9 +17,9 @@
 // 1.8e-3 at AVX2 in a Debug build; 0 on AVX-512.
 // Also: int8 on a random model with planted outlier channels (LayerNorm gamma x 30 on 4 channels, the activation
 // outliers of trained models that break per-token scales) keeps the dense cosine over the other channels >= 1 - 5e-5.
-// Measured at AVX2: 1 - 3.3e-5 with every map int8 and the LayerNorm-fed ones smoothed (cpu_quantize.h, Smoothing);
-// the same maps int8 without smoothing 1 - 1.2e-4 (1 - 6.3e-5 on AVX-512), which fails; Q/K/V and FFN up left in
-// f32, the choice before, 1 - 3.1e-5.
+// Measured at AVX2: 1 - 3.6e-5 with every map int8 and the LayerNorm-fed ones smoothed (cpu_quantize.h, Smoothing);
+// with 7-bit activations (before 7-bit weights): smoothed 1 - 3.3e-5, the same maps int8 without smoothing
+// 1 - 1.2e-4 (1 - 6.3e-5 on AVX-512), which fails, Q/K/V and FFN up left in f32 (the choice before) 1 - 3.1e-5.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -41,7 +42,7 @@ struct Bounds {
     double cos, sparse, logit;
 };
 Bounds bounds(const std::string& dtype) {
-    if (dtype == "int8") return {2e-3, 1e-1, 8e-1};
+    if (dtype == "int8") return {3e-3, 1e-1, 8e-1};
     return {2e-4, 4e-2, 1.5e-1};
 }
 

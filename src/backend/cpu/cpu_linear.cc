@@ -74,11 +74,11 @@ bool gemm_type_supported(const dnnl::engine& engine, GemmType type) {
     }
 }
 
-int32_t u8_max_code() {
+int32_t s8_max_code() {
     const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     const bool vnni = isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16 ||
                       isa == dnnl_cpu_isa_avx512_core_amx || isa == dnnl_cpu_isa_avx2_vnni;
-    return vnni ? 255 : 127;
+    return vnni ? 127 : 63;
 }
 
 std::unique_ptr<CpuLinearWeight> make_cpu_linear(const dnnl::engine& engine, const float* w, const float* b,
@@ -112,10 +112,12 @@ std::unique_ptr<CpuLinearWeight> make_cpu_linear(const dnnl::engine& engine, con
         } else if (b != nullptr) {
             lw->bias.assign(b, b + out);
         }
+        const int32_t max_code = s8_max_code();
         s8.resize(static_cast<size_t>(out * in));
         lw->scales.resize(out);
         lw->sums.resize(out);
-        for (int64_t o = 0; o < out; ++o) lw->scales[o] = quantize_row_s8(wq + o * in, in, &s8[o * in], &lw->sums[o]);
+        for (int64_t o = 0; o < out; ++o)
+            lw->scales[o] = quantize_row_s8(wq + o * in, in, max_code, &s8[o * in], &lw->sums[o]);
         user_data = s8.data();
     }
     try {
@@ -224,11 +226,10 @@ void* LinearRunner::prepare_source(const Tensor& x, const CpuLinearWeight& w) {
     }
     auto* dst = static_cast<uint8_t*>(src_.reserve(static_cast<size_t>(m * k)));
     if (row_quant_.size() < static_cast<size_t>(m)) row_quant_.resize(m);
-    const int32_t max_code = u8_max_code_;
     const float* mul = w.in_mul.empty() ? nullptr : w.in_mul.data();
     const float* add = w.in_add.empty() ? nullptr : w.in_add.data();
 #pragma omp parallel for num_threads(n_threads_) schedule(static)
-    for (int64_t r = 0; r < m; ++r) row_quant_[r] = quantize_row_u8(xf + r * k, k, max_code, dst + r * k, mul, add);
+    for (int64_t r = 0; r < m; ++r) row_quant_[r] = quantize_row_u8(xf + r * k, k, kU8MaxCode, dst + r * k, mul, add);
     return dst;
 }
 

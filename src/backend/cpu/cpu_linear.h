@@ -32,9 +32,14 @@ const char* gemm_type_name(GemmType t);  // "f32", "bf16", "int8"
 // run everywhere).
 bool gemm_type_supported(const dnnl::engine& engine, GemmType type);
 
-// The largest u8 activation code: 255 where oneDNN's int8 kernels use VNNI or AMX (exact s32 products),
-// 127 otherwise: without VNNI they sum u8·s8 pairs in s16 (vpmaddubsw), which 255 · 127 · 2 overflows.
-int32_t u8_max_code();
+// The int8 GEMM's codes: u8 activations in [0, kU8MaxCode], s8 weights in [-s8_max_code(), s8_max_code()]:
+// 127 where oneDNN's int8 kernels use VNNI or AMX (exact s32 products), 63 otherwise: without VNNI they add u8·s8
+// pairs in s16 (vpmaddubsw), which 255 · 127 · 2 overflows and 255 · 63 · 2 does not. The bit goes from the
+// weights, whose scales are per output channel, rather than from the activations, whose per-token scale spans
+// every channel (bench/cpu_peer_bench.py's realistic model at AVX2, every map int8: dense cos 0.99975 against
+// 0.99849 with 7-bit activations and 8-bit weights).
+inline constexpr int32_t kU8MaxCode = 255;
+int32_t s8_max_code();
 
 class CpuLinearWeight : public LinearWeight {
  public:
@@ -58,8 +63,7 @@ std::unique_ptr<CpuLinearWeight> make_cpu_linear(const dnnl::engine& engine, con
 // Runs linear layers; owns the primitive cache, the oneDNN scratchpad and the converted inputs. Not thread-safe.
 class LinearRunner {
  public:
-    LinearRunner(const dnnl::engine& engine, int n_threads)
-        : engine_(engine), stream_(engine), n_threads_(n_threads), u8_max_code_(u8_max_code()) {}
+    LinearRunner(const dnnl::engine& engine, int n_threads) : engine_(engine), stream_(engine), n_threads_(n_threads) {}
     // y [n, out] = act(x [n, in] · Wᵀ + b); x and y F32.
     void run(const Tensor& x, const CpuLinearWeight& w, Activation act, const Tensor& y);
 
@@ -92,7 +96,6 @@ class LinearRunner {
     dnnl::engine engine_;
     dnnl::stream stream_;
     int n_threads_;
-    int32_t u8_max_code_;
     std::unordered_map<Key, Entry, KeyHash> cache_;
     ScratchBuffer scratchpad_;         // shared by all primitives; grows on a cache miss only
     ScratchBuffer src_;                // BF16 or U8 [m, k]

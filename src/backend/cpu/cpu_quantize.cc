@@ -87,14 +87,15 @@ BGE_VECTOR_CLONES void add_exact_channels(float* y, int64_t cols, const float* x
     }
 }
 
-float quantize_row_s8(const float* w, int64_t n, int8_t* q, int32_t* sum) {
+float quantize_row_s8(const float* w, int64_t n, int32_t max_code, int8_t* q, int32_t* sum) {
     float absmax = 0.f;
     for (int64_t i = 0; i < n; ++i) absmax = std::fmax(absmax, std::fabs(w[i]));
-    const float scale = absmax / 127.f;
+    const float top = static_cast<float>(max_code);
+    const float scale = absmax / top;
     int32_t s = 0;
     for (int64_t i = 0; i < n; ++i) {
         const float v = scale > 0.f ? std::nearbyint(w[i] / scale) : 0.f;
-        q[i] = static_cast<int8_t>(std::fmax(-127.f, std::fmin(127.f, v)));
+        q[i] = static_cast<int8_t>(std::fmax(-top, std::fmin(top, v)));
         s += q[i];
     }
     *sum = s;

@@ -48,9 +48,10 @@ inline constexpr float kExactRatio = 6.f;
 Smoothing smooth_linear(const float* w, const float* b, int64_t out, int64_t in, std::span<const float> gamma,
                         std::span<const float> beta, float alpha = kSmoothingAlpha);
 
-// Symmetric s8 quantization of a weight row w [n] (one output channel): w ~ scale * q, q in [-127, 127].
-// Returns the scale (0 for an all-zero row) and writes Σ q to *sum (for the activations' zero points).
-float quantize_row_s8(const float* w, int64_t n, int8_t* q, int32_t* sum);
+// Symmetric s8 quantization of a weight row w [n] (one output channel): w ~ scale * q, q in [-max_code, max_code]
+// (max_code <= 127). Returns the scale (0 for an all-zero row) and writes Σ q to *sum (for the activations' zero
+// points).
+float quantize_row_s8(const float* w, int64_t n, int32_t max_code, int8_t* q, int32_t* sum);
 
 // The int8 GEMM's epilogue for one row of `cols` outputs, in place: the row holds the s32 sums
 // acc[c] = Σ_k q_x[k] q_w[c, k] and becomes F32 y[c] = x.scale * w_scale[c] * (acc[c] - x.zero_point * w_sum[c])
