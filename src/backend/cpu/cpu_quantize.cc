@@ -87,15 +87,20 @@ BGE_VECTOR_CLONES void add_exact_channels(float* y, int64_t cols, const float* x
     }
 }
 
-float quantize_row_s8(const float* w, int64_t n, int32_t max_code, int8_t* q, int32_t* sum) {
+// Comparisons rather than std::fmax/fmin, which are library calls here (a NaN still reads as max_code).
+BGE_VECTOR_CLONES float quantize_row_s8(const float* w, int64_t n, int32_t max_code, int8_t* q, int32_t* sum) {
     float absmax = 0.f;
-    for (int64_t i = 0; i < n; ++i) absmax = std::fmax(absmax, std::fabs(w[i]));
+    for (int64_t i = 0; i < n; ++i) {
+        const float a = std::fabs(w[i]);
+        absmax = a > absmax ? a : absmax;
+    }
     const float top = static_cast<float>(max_code);
     const float scale = absmax / top;
     int32_t s = 0;
     for (int64_t i = 0; i < n; ++i) {
-        const float v = scale > 0.f ? std::nearbyint(w[i] / scale) : 0.f;
-        q[i] = static_cast<int8_t>(std::fmax(-top, std::fmin(top, v)));
+        float v = scale > 0.f ? std::nearbyint(w[i] / scale) : 0.f;
+        v = !(v <= top) ? top : (v < -top ? -top : v);
+        q[i] = static_cast<int8_t>(v);
         s += q[i];
     }
     *sum = s;
