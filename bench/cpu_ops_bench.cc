@@ -90,12 +90,16 @@ int main(int argc, char** argv) {
         const auto w = random_vector(c.out * c.in, rng, 0.05f);
         const auto b = random_vector(c.out, rng, 0.05f);
         const auto x_host = random_vector(rows * c.in, rng, 1.f);
+        // Q/K/V and FFN up read a LayerNorm's output: int8 smooths them by its gamma and beta (ones and zeros here).
+        const bool after_norm = c.which == bge::EncoderLinear::kQkv || c.which == bge::EncoderLinear::kFfnIn;
+        const std::vector<float> gamma(c.in, 1.f), beta(c.in, 0.f);
+        const bge::InputNorm norm = after_norm ? bge::InputNorm{gamma, beta} : bge::InputNorm{};
         std::unique_ptr<bge::LinearWeight> weights[3];
         bge::DeviceTensor xs[3], ys[3];
         double best[3] = {1e30, 1e30, 1e30};
         for (int p = 0; p < 3; ++p) {
             bge::Backend& be = *precisions[p];
-            weights[p] = ok_value(be.make_encoder_linear(c.which, w.data(), b.data(), c.out, c.in));
+            weights[p] = ok_value(be.make_encoder_linear(c.which, w.data(), b.data(), c.out, c.in, norm));
             xs[p] = ok_value(be.upload(x_host.data(), rows, c.in, bge::DType::kF32));
             ys[p] = ok_value(be.alloc(bge::DType::kF32, rows, c.out));
             be.linear(xs[p].view, *weights[p], c.act, ys[p].view);  // warm-up

@@ -51,9 +51,17 @@ using HostTensor = DeviceTensor;
 
 enum class Activation { kNone, kGelu /* exact erf GELU */, kTanh };
 
-// The encoder layer's linear maps by place, for backends whose GEMM precision differs per layer (the CPU's int8
-// keeps the maps whose inputs quantize badly in bf16).
+// The encoder layer's linear maps by place, for backends whose GEMM precision differs per layer.
 enum class EncoderLinear { kQkv, kAttentionOut, kFfnIn, kFfnOut };
+
+// The LayerNorm whose output a linear map reads (Q/K/V: the embeddings' or the previous layer's output LayerNorm;
+// FFN up: the attention output LayerNorm): its F32 gamma and beta, [in] each, both empty for any other input.
+// Such an input is x = n * gamma + beta per token with n of about unit scale in every channel, so a few large
+// gamma or beta channels (the outliers of trained models) dominate every token's range.
+struct InputNorm {
+    std::span<const float> gamma, beta;
+    bool empty() const { return gamma.empty(); }
+};
 
 // Where a packed batch's sequences start: the host offsets (for launch planning) and the same offsets in
 // device memory (for kernels), both [n_seqs + 1].
@@ -113,9 +121,14 @@ class Backend {
                                                                 int64_t in) = 0;
 
     // make_linear for one of an encoder layer's maps; a backend may store and compute it in another precision.
+    // `norm` (empty or [in] each) is a hint for quantizing the map's input (the CPU's int8 balances per-channel
+    // scales between activations and weights by it); the map computed stays x · Wᵀ + b up to rounding, and a
+    // wrong hint may cost accuracy, never correctness. Backends that compute in floating point ignore it.
     virtual StatusOr<std::unique_ptr<LinearWeight>> make_encoder_linear(EncoderLinear which, const float* w,
-                                                                        const float* b, int64_t out, int64_t in) {
+                                                                        const float* b, int64_t out, int64_t in,
+                                                                        InputNorm norm) {
         (void)which;
+        (void)norm;
         return make_linear(w, b, out, in);
     }
     // What the linear layers compute in, for `bge info`: the activation dtype's name unless the backend says more.

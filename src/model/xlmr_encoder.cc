@@ -22,11 +22,24 @@ StatusOr<DeviceTensor> upload_vector(const WeightReader& w, Backend& backend, co
     return backend.upload(data.data(), 1, n, DType::kF32);
 }
 
+// A LayerNorm's parameters on the host: the InputNorm of the maps that read its output.
+struct HostNorm {
+    F32Data gamma, beta;  // [n] each
+    InputNorm view() const { return {{gamma.data(), gamma.size()}, {beta.data(), beta.size()}}; }
+};
+
+StatusOr<HostNorm> read_norm(const WeightReader& w, const std::string& name, int64_t n) {
+    HostNorm norm;
+    BGE_ASSIGN_OR_RETURN(norm.gamma, w.read(name + ".weight", {n}));
+    BGE_ASSIGN_OR_RETURN(norm.beta, w.read(name + ".bias", {n}));
+    return norm;
+}
+
 StatusOr<std::unique_ptr<LinearWeight>> linear(const WeightReader& w, Backend& backend, EncoderLinear which,
-                                               const std::string& name, int64_t out, int64_t in) {
+                                               const std::string& name, int64_t out, int64_t in, InputNorm norm) {
     BGE_ASSIGN_OR_RETURN(F32Data weight, w.read(name + ".weight", {out, in}));
     BGE_ASSIGN_OR_RETURN(F32Data bias, w.read(name + ".bias", {out}));
-    return backend.make_encoder_linear(which, weight.data(), bias.data(), out, in);
+    return backend.make_encoder_linear(which, weight.data(), bias.data(), out, in, norm);
 }
 
 }  // namespace
@@ -58,7 +71,13 @@ Status XlmrEncoder::load_layer(const WeightReader& weights, int index) {
     const std::string p = "encoder.layer." + std::to_string(index) + ".";
     Layer& layer = layers_[index];
 
-    // Q, K and V are concatenated into one [3 * hidden, hidden] GEMM.
+    // Q, K and V are concatenated into one [3 * hidden, hidden] GEMM. They read the embeddings' LayerNorm (layer
+    // 0) or the previous layer's output LayerNorm; FFN up reads this layer's attention output LayerNorm.
+    BGE_ASSIGN_OR_RETURN(const HostNorm qkv_norm,
+                         read_norm(weights,
+                                   index == 0 ? "embeddings.LayerNorm"
+                                              : "encoder.layer." + std::to_string(index - 1) + ".output.LayerNorm",
+                                   h));
     std::vector<float> qkv_w, qkv_b;
     for (const char* part : {"query", "key", "value"}) {
         const std::string name = p + "attention.self." + part;
@@ -67,17 +86,17 @@ Status XlmrEncoder::load_layer(const WeightReader& weights, int index) {
         qkv_w.insert(qkv_w.end(), w.data(), w.data() + w.size());
         qkv_b.insert(qkv_b.end(), b.data(), b.data() + b.size());
     }
-    BGE_ASSIGN_OR_RETURN(layer.qkv,
-                         backend_.make_encoder_linear(EncoderLinear::kQkv, qkv_w.data(), qkv_b.data(), 3 * h, h));
-    BGE_ASSIGN_OR_RETURN(layer.attn_out,
-                         linear(weights, backend_, EncoderLinear::kAttentionOut, p + "attention.output.dense", h, h));
-    BGE_ASSIGN_OR_RETURN(layer.attn_ln_gamma,
-                         upload_vector(weights, backend_, p + "attention.output.LayerNorm.weight", h));
-    BGE_ASSIGN_OR_RETURN(layer.attn_ln_beta,
-                         upload_vector(weights, backend_, p + "attention.output.LayerNorm.bias", h));
-    BGE_ASSIGN_OR_RETURN(layer.ffn_in,
-                         linear(weights, backend_, EncoderLinear::kFfnIn, p + "intermediate.dense", ffn, h));
-    BGE_ASSIGN_OR_RETURN(layer.ffn_out, linear(weights, backend_, EncoderLinear::kFfnOut, p + "output.dense", h, ffn));
+    BGE_ASSIGN_OR_RETURN(layer.qkv, backend_.make_encoder_linear(EncoderLinear::kQkv, qkv_w.data(), qkv_b.data(), 3 * h,
+                                                                 h, qkv_norm.view()));
+    BGE_ASSIGN_OR_RETURN(layer.attn_out, linear(weights, backend_, EncoderLinear::kAttentionOut,
+                                                p + "attention.output.dense", h, h, {}));
+    BGE_ASSIGN_OR_RETURN(const HostNorm attn_norm, read_norm(weights, p + "attention.output.LayerNorm", h));
+    BGE_ASSIGN_OR_RETURN(layer.attn_ln_gamma, backend_.upload(attn_norm.gamma.data(), 1, h, DType::kF32));
+    BGE_ASSIGN_OR_RETURN(layer.attn_ln_beta, backend_.upload(attn_norm.beta.data(), 1, h, DType::kF32));
+    BGE_ASSIGN_OR_RETURN(layer.ffn_in, linear(weights, backend_, EncoderLinear::kFfnIn, p + "intermediate.dense", ffn,
+                                              h, attn_norm.view()));
+    BGE_ASSIGN_OR_RETURN(layer.ffn_out,
+                         linear(weights, backend_, EncoderLinear::kFfnOut, p + "output.dense", h, ffn, {}));
     BGE_ASSIGN_OR_RETURN(layer.ffn_ln_gamma, upload_vector(weights, backend_, p + "output.LayerNorm.weight", h));
     BGE_ASSIGN_OR_RETURN(layer.ffn_ln_beta, upload_vector(weights, backend_, p + "output.LayerNorm.bias", h));
     return ok_status();

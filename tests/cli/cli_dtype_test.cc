@@ -64,8 +64,11 @@ TEST_P(CliDtype, ScoreNearFp32) {
     ASSERT_EQ(a.size(), 2u);
     ASSERT_EQ(b.size(), 2u);
     for (size_t i = 0; i < a.size(); ++i) {
-        EXPECT_NEAR(a[i]["dense"].get<double>(), b[i]["dense"].get<double>(), 4e-3);
-        EXPECT_NEAR(a[i]["colbert"].get<double>(), b[i]["colbert"].get<double>(), 4e-3);
+        // The fixture's std-0.2 weights amplify rounding (tests/model/cpu_dtype_test.cc); int8 of every map at
+        // AVX2 moves a score by 1.0e-2.
+        const double bound = GetParam() == "int8" ? 2e-2 : 4e-3;
+        EXPECT_NEAR(a[i]["dense"].get<double>(), b[i]["dense"].get<double>(), bound);
+        EXPECT_NEAR(a[i]["colbert"].get<double>(), b[i]["colbert"].get<double>(), bound);
     }
 }
 
@@ -77,7 +80,9 @@ TEST_P(CliDtype, RerankNearFp32) {
     const auto a = lines_of(want.out), b = lines_of(got.out);
     ASSERT_EQ(a.size(), 2u);
     ASSERT_EQ(b.size(), 2u);
-    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i]["logit"].get<double>(), b[i]["logit"].get<double>(), 5e-1);
+    // Bounds as in tests/model/cpu_dtype_test.cc (int8 of every map at AVX2 moves a logit by 0.54).
+    const double bound = GetParam() == "int8" ? 8e-1 : 5e-1;
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i]["logit"].get<double>(), b[i]["logit"].get<double>(), bound);
 }
 
 TEST_P(CliDtype, BenchRuns) {
@@ -91,7 +96,7 @@ TEST_P(CliDtype, BenchRuns) {
 INSTANTIATE_TEST_SUITE_P(Dtypes, CliDtype, ::testing::Values("bf16", "int8"));
 
 // Which GEMM types each dtype uses, by layer count: the fixture has 2 layers of 4 encoder maps plus the
-// sparse and colbert heads (f32 in every dtype).
+// sparse and colbert heads (f32 in every dtype); int8 smooths the maps that read a LayerNorm (Q/K/V, FFN up).
 TEST(CliDtypeInfo, ReportsComputeDtypeAndKernels) {
     struct Case {
         std::string dtype, compute;
@@ -101,7 +106,7 @@ TEST(CliDtypeInfo, ReportsComputeDtypeAndKernels) {
     const std::vector<Case> cases = {
         {"fp32", "F32", {"10 x f32 "}},
         {"bf16", bf16 ? "BF16" : "F32 (bf16 asked", {bf16 ? "8 x bf16 " : "10 x f32 "}},
-        {"int8", bf16 ? "INT8+BF16" : "INT8+F32", {"4 x int8 ", bf16 ? "4 x bf16 " : "6 x f32 "}},
+        {"int8", "INT8", {"4 x int8 ", "4 x int8 smoothed ", "2 x f32 "}},
     };
     for (const Case& c : cases) {
         const auto r = run_bge("info --dtype " + c.dtype + kM3, "");
@@ -126,7 +131,7 @@ TEST(CliDtypeInfo, RunsAtSse41) {
     const auto want = run_bge("embed --dense" + kM3, kTexts);
     unsetenv("ONEDNN_MAX_CPU_ISA");
     ASSERT_EQ(info.exit_code, 0) << info.err;
-    EXPECT_EQ(json::parse(info.out)["compute_dtype"], "INT8+F32 (no bf16 matmul below AVX-512)");
+    EXPECT_EQ(json::parse(info.out)["compute_dtype"], "INT8");
     ASSERT_EQ(embed.exit_code, 0) << embed.err;
     const auto a = lines_of(want.out), b = lines_of(embed.out);
     ASSERT_EQ(b.size(), 2u);

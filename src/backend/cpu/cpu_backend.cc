@@ -80,8 +80,9 @@ class CpuBackend final : public Backend {
         return make(w, b, out, in, cpu::GemmType::kF32);
     }
     StatusOr<std::unique_ptr<LinearWeight>> make_encoder_linear(EncoderLinear which, const float* w, const float* b,
-                                                                int64_t out, int64_t in) override {
-        return make(w, b, out, in, gemm_type(which, in));
+                                                                int64_t out, int64_t in, InputNorm norm) override {
+        (void)which;  // every map in one precision
+        return make(w, b, out, in, gemm_type(in), norm);
     }
     std::string compute_dtype() const override {
         switch (precision_) {
@@ -90,7 +91,7 @@ class CpuBackend final : public Backend {
             case CpuPrecision::kBF16:
                 return bf16_ ? "BF16" : "F32 (bf16 asked; oneDNN has no bf16 matmul below AVX-512)";
             case CpuPrecision::kInt8:
-                return bf16_ ? "INT8+BF16" : "INT8+F32 (no bf16 matmul below AVX-512)";
+                return "INT8";
         }
         return "?";
     }
@@ -133,26 +134,25 @@ class CpuBackend final : public Backend {
     // oneDNN (OpenMP build) sizes its parallel regions by the calling thread's OpenMP setting.
     void use_threads() const { omp_set_num_threads(n_threads_); }
 
-    // The GEMM type of an encoder map under precision_ (see CpuPrecision).
-    cpu::GemmType gemm_type(EncoderLinear which, int64_t in) const {
+    // The GEMM type of an encoder map with `in` inputs under precision_ (see CpuPrecision).
+    cpu::GemmType gemm_type(int64_t in) const {
         const cpu::GemmType wide = bf16_ ? cpu::GemmType::kBF16 : cpu::GemmType::kF32;
         switch (precision_) {
             case CpuPrecision::kF32:
                 return cpu::GemmType::kF32;
             case CpuPrecision::kBF16:
                 return wide;
-            case CpuPrecision::kInt8: {
-                const bool quantized = which == EncoderLinear::kAttentionOut || which == EncoderLinear::kFfnOut;
-                return quantized && in < 66000 ? cpu::GemmType::kInt8 : wide;
-            }
+            case CpuPrecision::kInt8:
+                return in < 66000 ? cpu::GemmType::kInt8 : wide;
         }
         return cpu::GemmType::kF32;
     }
     StatusOr<std::unique_ptr<LinearWeight>> make(const float* w, const float* b, int64_t out, int64_t in,
-                                                 cpu::GemmType type) {
+                                                 cpu::GemmType type, InputNorm norm = {}) {
         use_threads();
-        auto lw = cpu::make_cpu_linear(engine_, w, b, out, in, type);
-        ++kernels_[std::string(cpu::gemm_type_name(type)) + " " + lw->kernel];
+        auto lw = cpu::make_cpu_linear(engine_, w, b, out, in, type, norm);
+        const bool smoothed = !lw->in_mul.empty();
+        ++kernels_[std::string(cpu::gemm_type_name(type)) + (smoothed ? " smoothed " : " ") + lw->kernel];
         return std::unique_ptr<LinearWeight>(std::move(lw));
     }
 
@@ -163,7 +163,8 @@ class CpuBackend final : public Backend {
     dnnl::engine engine_;
     bool bf16_;  // oneDNN has a bf16 matmul here
     cpu::LinearRunner linear_;
-    std::map<std::string, int> kernels_;  // "int8 brg:avx512_core_vnni" -> layers made with it
+    std::map<std::string, int>
+        kernels_;  // "int8 brg:avx512_core_vnni", "int8 smoothed gemm:jit" -> layers made with it
     cpu::AttentionRunner attention_;
 };
 

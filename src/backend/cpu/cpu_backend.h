@@ -13,9 +13,10 @@ namespace bge {
 //   kF32:  every GEMM f32.
 //   kBF16: the encoder's GEMMs bf16 with f32 accumulation (AVX512-BF16 or AMX; emulated on plain AVX-512;
 //          f32 where oneDNN has no bf16 matmul, i.e. below AVX-512).
-//   kInt8: attention output and FFN down projections int8 (u8 activations per token, s8 weights per channel,
-//          VNNI or AMX where present), Q/K/V and FFN up as in kBF16: their inputs are LayerNorm outputs, whose
-//          per-channel gains (outliers in trained models) ruin a per-token scale.
+//   kInt8: the encoder's GEMMs int8 (u8 activations per token, s8 weights per output channel, VNNI or AMX where
+//          present). The maps that read LayerNorm outputs (Q/K/V, FFN up), whose per-channel gains (outliers in
+//          trained models) would ruin a per-token scale, are smoothed by the LayerNorm's gamma and beta
+//          (make_encoder_linear's InputNorm; cpu_quantize.h, Smoothing).
 enum class CpuPrecision { kF32, kBF16, kInt8 };
 
 // n_threads: OpenMP threads per op; 0 = all cores. One backend serves one thread at a time

@@ -74,15 +74,15 @@ bool gemm_type_supported(const dnnl::engine& engine, GemmType type) {
     }
 }
 
-int32_t u8_max_code() {
+int32_t s8_max_code() {
     const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     const bool vnni = isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16 ||
                       isa == dnnl_cpu_isa_avx512_core_amx || isa == dnnl_cpu_isa_avx2_vnni;
-    return vnni ? 255 : 127;
+    return vnni ? 127 : 63;
 }
 
 std::unique_ptr<CpuLinearWeight> make_cpu_linear(const dnnl::engine& engine, const float* w, const float* b,
-                                                 int64_t out, int64_t in, GemmType type) {
+                                                 int64_t out, int64_t in, GemmType type, InputNorm norm) {
     BGE_CHECK(w != nullptr && out > 0 && in > 0);
     BGE_CHECK(type != GemmType::kInt8 || in < 66000);
     auto lw = std::make_unique<CpuLinearWeight>();
@@ -98,10 +98,26 @@ std::unique_ptr<CpuLinearWeight> make_cpu_linear(const dnnl::engine& engine, con
         to_bf16(w, out * in, bf16.data());
         user_data = bf16.data();
     } else if (type == GemmType::kInt8) {
+        // The weights and bias quantized: W and b, or a smoothed layer's W' and b'.
+        const float* wq = w;
+        Smoothing smoothing;
+        if (!norm.empty()) {
+            smoothing = smooth_linear(w, b, out, in, norm.gamma, norm.beta);
+            lw->in_mul = std::move(smoothing.mul);
+            lw->in_add = std::move(smoothing.add);
+            lw->bias = std::move(smoothing.bias);
+            lw->exact = std::move(smoothing.exact);
+            lw->exact_weights = std::move(smoothing.exact_weights);
+            wq = smoothing.weights.data();
+        } else if (b != nullptr) {
+            lw->bias.assign(b, b + out);
+        }
+        const int32_t max_code = s8_max_code();
         s8.resize(static_cast<size_t>(out * in));
         lw->scales.resize(out);
         lw->sums.resize(out);
-        for (int64_t o = 0; o < out; ++o) lw->scales[o] = quantize_row_s8(w + o * in, in, &s8[o * in], &lw->sums[o]);
+        for (int64_t o = 0; o < out; ++o)
+            lw->scales[o] = quantize_row_s8(wq + o * in, in, max_code, &s8[o * in], &lw->sums[o]);
         user_data = s8.data();
     }
     try {
@@ -117,7 +133,7 @@ std::unique_ptr<CpuLinearWeight> make_cpu_linear(const dnnl::engine& engine, con
     } catch (const dnnl::error& e) {
         die("weight reorder", e.what());
     }
-    if (b != nullptr) lw->bias.assign(b, b + out);
+    if (b != nullptr && type != GemmType::kInt8) lw->bias.assign(b, b + out);
     return lw;
 }
 
@@ -196,7 +212,8 @@ void LinearRunner::execute(const dnnl::primitive& p, const std::vector<dnnl_exec
     if (dnnl_stream_wait(stream_.get()) != dnnl_success) die("matmul execution", "stream wait");
 }
 
-void* LinearRunner::prepare_source(const Tensor& x, GemmType type) {
+void* LinearRunner::prepare_source(const Tensor& x, const CpuLinearWeight& w) {
+    const GemmType type = w.type;
     const int64_t m = x.rows;
     const int64_t k = x.cols;
     const auto* xf = static_cast<const float*>(x.data);
@@ -209,9 +226,10 @@ void* LinearRunner::prepare_source(const Tensor& x, GemmType type) {
     }
     auto* dst = static_cast<uint8_t*>(src_.reserve(static_cast<size_t>(m * k)));
     if (row_quant_.size() < static_cast<size_t>(m)) row_quant_.resize(m);
-    const int32_t max_code = u8_max_code_;
+    const float* mul = w.in_mul.empty() ? nullptr : w.in_mul.data();
+    const float* add = w.in_add.empty() ? nullptr : w.in_add.data();
 #pragma omp parallel for num_threads(n_threads_) schedule(static)
-    for (int64_t r = 0; r < m; ++r) row_quant_[r] = quantize_row_u8(xf + r * k, k, max_code, dst + r * k);
+    for (int64_t r = 0; r < m; ++r) row_quant_[r] = quantize_row_u8(xf + r * k, k, kU8MaxCode, dst + r * k, mul, add);
     return dst;
 }
 
@@ -221,7 +239,7 @@ void LinearRunner::run(const Tensor& x, const CpuLinearWeight& w, Activation act
     if (x.rows == 0) return;
     const Key key{x.rows, w.in_features, w.out_features, w.type, !w.bias.empty(), act};
     Entry& e = entry_for(key, w.weights.get_desc());
-    void* src = prepare_source(x, w.type);
+    void* src = prepare_source(x, w);
     try {
         e.src.set_data_handle(src);
         e.weights.set_data_handle(w.weights.get_data_handle());
@@ -237,9 +255,14 @@ void LinearRunner::run(const Tensor& x, const CpuLinearWeight& w, Activation act
     const int64_t n = y.cols;
     auto* out = static_cast<char*>(y.data);
     const float* bias = w.bias.empty() ? nullptr : w.bias.data();
+    const auto* xf = static_cast<const float*>(x.data);
 #pragma omp parallel for num_threads(n_threads_) schedule(static)
     for (int64_t r = 0; r < y.rows; ++r) {
         dequantize_row(out + r * n * 4, n, row_quant_[r], w.scales.data(), w.sums.data(), bias);
+        if (!w.exact.empty()) {
+            add_exact_channels(reinterpret_cast<float*>(out + r * n * 4), n, xf + r * x.cols, w.exact,
+                               w.exact_weights.data());
+        }
     }
     if (e.activation) {
         try {

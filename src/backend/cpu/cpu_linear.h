@@ -7,7 +7,9 @@
 //   BF16: x rounded to bf16 per call, bf16 W, f32 accumulation and output, bias and activation fused.
 //   INT8: x quantized per token to u8 (asymmetric, dynamic), W s8 per output channel (symmetric), exact s32
 //         accumulation; our epilogue dequantizes and adds the bias, a oneDNN eltwise applies the activation.
-//         Integer sums make a row's result independent of the batch it is in, bitwise.
+//         Integer sums make a row's result independent of the batch it is in, bitwise. A layer made with an
+//         InputNorm is smoothed (cpu_quantize.h, Smoothing): its W' is quantized, and the quantization pass maps
+//         x to x' on the way.
 #pragma once
 
 #include <cstdint>
@@ -30,9 +32,14 @@ const char* gemm_type_name(GemmType t);  // "f32", "bf16", "int8"
 // run everywhere).
 bool gemm_type_supported(const dnnl::engine& engine, GemmType type);
 
-// The largest u8 activation code: 255 where oneDNN's int8 kernels use VNNI or AMX (exact s32 products),
-// 127 otherwise: without VNNI they sum u8·s8 pairs in s16 (vpmaddubsw), which 255 · 127 · 2 overflows.
-int32_t u8_max_code();
+// The int8 GEMM's codes: u8 activations in [0, kU8MaxCode], s8 weights in [-s8_max_code(), s8_max_code()]:
+// 127 where oneDNN's int8 kernels use VNNI or AMX (exact s32 products), 63 otherwise: without VNNI they add u8·s8
+// pairs in s16 (vpmaddubsw), which 255 · 127 · 2 overflows and 255 · 63 · 2 does not. The bit goes from the
+// weights, whose scales are per output channel, rather than from the activations, whose per-token scale spans
+// every channel (bench/cpu_peer_bench.py's realistic model at AVX2, every map int8: dense cos 0.99975 against
+// 0.99849 with 7-bit activations and 8-bit weights).
+inline constexpr int32_t kU8MaxCode = 255;
+int32_t s8_max_code();
 
 class CpuLinearWeight : public LinearWeight {
  public:
@@ -41,18 +48,22 @@ class CpuLinearWeight : public LinearWeight {
     std::vector<float> bias;  // F32 [out], empty when the layer has no bias
     std::vector<float> scales;  // INT8: F32 [out], W[o, :] ~ scales[o] * q[o, :]
     std::vector<int32_t> sums;  // INT8: [out] Σ_k q[o, k]
-    std::string kernel;         // oneDNN's implementation name for this shape, e.g. "brg:avx512_core_vnni"
+    // INT8 smoothed (else empty): x'[k] = x[k] * in_mul[k] + in_add[k], [in] each, and the exact channels.
+    std::vector<float> in_mul, in_add;
+    std::vector<int32_t> exact;        // channels added in F32 by the epilogue
+    std::vector<float> exact_weights;  // [exact.size(), out]
+    std::string kernel;                // oneDNN's implementation name for this shape, e.g. "brg:avx512_core_vnni"
 };
 
-// `type` must be supported (gemm_type_supported); INT8 needs in < 66000 (exact s32 sums).
+// `type` must be supported (gemm_type_supported); INT8 needs in < 66000 (exact s32 sums). `norm` (empty or [in]
+// each) smooths an INT8 layer; other types ignore it.
 std::unique_ptr<CpuLinearWeight> make_cpu_linear(const dnnl::engine& engine, const float* w, const float* b,
-                                                 int64_t out, int64_t in, GemmType type);
+                                                 int64_t out, int64_t in, GemmType type, InputNorm norm = {});
 
 // Runs linear layers; owns the primitive cache, the oneDNN scratchpad and the converted inputs. Not thread-safe.
 class LinearRunner {
  public:
-    LinearRunner(const dnnl::engine& engine, int n_threads)
-        : engine_(engine), stream_(engine), n_threads_(n_threads), u8_max_code_(u8_max_code()) {}
+    LinearRunner(const dnnl::engine& engine, int n_threads) : engine_(engine), stream_(engine), n_threads_(n_threads) {}
     // y [n, out] = act(x [n, in] · Wᵀ + b); x and y F32.
     void run(const Tensor& x, const CpuLinearWeight& w, Activation act, const Tensor& y);
 
@@ -80,12 +91,11 @@ class LinearRunner {
     Entry& entry_for(const Key& key, const dnnl::memory::desc& weights_desc);
     void execute(const dnnl::primitive& p, const std::vector<dnnl_exec_arg_t>& args);
     // The matmul's source for x: x itself (F32) or x converted into src_ (BF16, INT8; row_quant_ for INT8).
-    void* prepare_source(const Tensor& x, GemmType type);
+    void* prepare_source(const Tensor& x, const CpuLinearWeight& w);
 
     dnnl::engine engine_;
     dnnl::stream stream_;
     int n_threads_;
-    int32_t u8_max_code_;
     std::unordered_map<Key, Entry, KeyHash> cache_;
     ScratchBuffer scratchpad_;         // shared by all primitives; grows on a cache miss only
     ScratchBuffer src_;                // BF16 or U8 [m, k]

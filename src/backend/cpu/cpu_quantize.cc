@@ -1,8 +1,11 @@
 #include "backend/cpu/cpu_quantize.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
+
+#include "core/check.h"
 
 namespace bge::cpu {
 
@@ -21,14 +24,29 @@ BGE_VECTOR_CLONES void to_bf16(const float* x, int64_t n, uint16_t* out) {
     }
 }
 
-BGE_VECTOR_CLONES RowQuant quantize_row_u8(const float* x, int64_t n, int32_t max_code, uint8_t* q) {
+namespace {
+
+// x[i], or x[i] * mul[i] + add[i] where kAffine; inlined into each clone of quantize_row_u8.
+template <bool kAffine>
+[[gnu::always_inline]] inline float input(const float* x, const float* mul, const float* add, int64_t i) {
+    if constexpr (kAffine) {
+        return x[i] * mul[i] + add[i];
+    } else {
+        return x[i];
+    }
+}
+
+template <bool kAffine>
+[[gnu::always_inline]] inline RowQuant quantize_u8(const float* x, int64_t n, int32_t max_code, uint8_t* q,
+                                                   const float* mul, const float* add) {
     float lo = 0.f, hi = 0.f;
     bool finite = true;
 #pragma omp simd reduction(min : lo) reduction(max : hi) reduction(&& : finite)
     for (int64_t i = 0; i < n; ++i) {
-        lo = x[i] < lo ? x[i] : lo;
-        hi = x[i] > hi ? x[i] : hi;
-        finite = finite && std::isfinite(x[i]);
+        const float v = input<kAffine>(x, mul, add, i);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        finite = finite && std::isfinite(v);
     }
     if (!finite) {
         std::memset(q, 0, static_cast<size_t>(n));
@@ -44,21 +62,45 @@ BGE_VECTOR_CLONES RowQuant quantize_row_u8(const float* x, int64_t n, int32_t ma
     const float top = static_cast<float>(max_code);
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
-        float v = std::nearbyint(x[i] * inv) + static_cast<float>(zero_point);
+        float v = std::nearbyint(input<kAffine>(x, mul, add, i) * inv) + static_cast<float>(zero_point);
         v = v < 0.f ? 0.f : (v > top ? top : v);
         q[i] = static_cast<uint8_t>(v);
     }
     return {scale, zero_point};
 }
 
-float quantize_row_s8(const float* w, int64_t n, int8_t* q, int32_t* sum) {
+}  // namespace
+
+BGE_VECTOR_CLONES RowQuant quantize_row_u8(const float* x, int64_t n, int32_t max_code, uint8_t* q, const float* mul,
+                                           const float* add) {
+    return mul != nullptr ? quantize_u8<true>(x, n, max_code, q, mul, add)
+                          : quantize_u8<false>(x, n, max_code, q, nullptr, nullptr);
+}
+
+BGE_VECTOR_CLONES void add_exact_channels(float* y, int64_t cols, const float* x, std::span<const int32_t> channels,
+                                          const float* weights) {
+    for (size_t j = 0; j < channels.size(); ++j) {
+        const float xj = x[channels[j]];
+        const float* wj = weights + j * cols;
+#pragma omp simd
+        for (int64_t c = 0; c < cols; ++c) y[c] += xj * wj[c];
+    }
+}
+
+// Comparisons rather than std::fmax/fmin, which are library calls here (a NaN still reads as max_code).
+BGE_VECTOR_CLONES float quantize_row_s8(const float* w, int64_t n, int32_t max_code, int8_t* q, int32_t* sum) {
     float absmax = 0.f;
-    for (int64_t i = 0; i < n; ++i) absmax = std::fmax(absmax, std::fabs(w[i]));
-    const float scale = absmax / 127.f;
+    for (int64_t i = 0; i < n; ++i) {
+        const float a = std::fabs(w[i]);
+        absmax = a > absmax ? a : absmax;
+    }
+    const float top = static_cast<float>(max_code);
+    const float scale = absmax / top;
     int32_t s = 0;
     for (int64_t i = 0; i < n; ++i) {
-        const float v = scale > 0.f ? std::nearbyint(w[i] / scale) : 0.f;
-        q[i] = static_cast<int8_t>(std::fmax(-127.f, std::fmin(127.f, v)));
+        float v = scale > 0.f ? std::nearbyint(w[i] / scale) : 0.f;
+        v = !(v <= top) ? top : (v < -top ? -top : v);
+        q[i] = static_cast<int8_t>(v);
         s += q[i];
     }
     *sum = s;
@@ -77,6 +119,65 @@ BGE_VECTOR_CLONES void dequantize_row(void* row, int64_t cols, RowQuant x, const
         if (bias != nullptr) y += bias[c];
         std::memcpy(bytes + 4 * c, &y, 4);
     }
+}
+
+}  // namespace bge::cpu
+
+namespace bge::cpu {
+
+Smoothing smooth_linear(const float* w, const float* b, int64_t out, int64_t in, std::span<const float> gamma,
+                        std::span<const float> beta, float alpha) {
+    BGE_CHECK(static_cast<int64_t>(gamma.size()) == in && static_cast<int64_t>(beta.size()) == in);
+    std::vector<double> range(static_cast<size_t>(in));  // of n * gamma
+    for (int64_t k = 0; k < in; ++k) range[k] = std::fabs(static_cast<double>(gamma[k]));
+    std::vector<double> sorted = range;
+    std::nth_element(sorted.begin(), sorted.begin() + in / 2, sorted.end());
+    const double threshold = kExactRatio * sorted[in / 2];
+    std::vector<int32_t> order;
+    for (int64_t k = 0; k < in; ++k) {
+        if (range[k] > threshold) order.push_back(static_cast<int32_t>(k));
+    }
+    const size_t max_exact = static_cast<size_t>(std::max<int64_t>(1, in / 64));
+    if (order.size() > max_exact) {  // the largest ones
+        std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t c) { return range[a] > range[c]; });
+        order.resize(max_exact);
+    }
+    std::sort(order.begin(), order.end());
+    std::vector<bool> is_exact(static_cast<size_t>(in), false);
+    for (int32_t k : order) is_exact[k] = true;
+
+    std::vector<double> w_max(static_cast<size_t>(in), 0.0);
+    for (int64_t o = 0; o < out; ++o) {
+        for (int64_t k = 0; k < in; ++k) w_max[k] = std::max(w_max[k], std::fabs(static_cast<double>(w[o * in + k])));
+    }
+    Smoothing sm;
+    sm.exact = order;
+    sm.mul.assign(in, 0.f);
+    sm.add.assign(in, 0.f);
+    std::vector<float> s(static_cast<size_t>(in), 0.f);  // 0: an exact channel
+    for (int64_t k = 0; k < in; ++k) {
+        if (is_exact[k]) continue;
+        const double g = range[k];
+        s[k] = g > 0 && w_max[k] > 0 ? static_cast<float>(std::pow(g, alpha) / std::pow(w_max[k], 1.0 - alpha)) : 1.f;
+        if (!std::isfinite(s[k]) || s[k] == 0.f) s[k] = 1.f;  // beyond float range: leave the channel as it is
+        sm.mul[k] = 1.f / s[k];
+        sm.add[k] = -beta[k] * sm.mul[k];
+    }
+    sm.weights.resize(static_cast<size_t>(out * in));
+    sm.bias.resize(out);
+    for (int64_t o = 0; o < out; ++o) {
+        double shift = b != nullptr ? b[o] : 0.0;
+        for (int64_t k = 0; k < in; ++k) {
+            sm.weights[o * in + k] = w[o * in + k] * s[k];
+            if (!is_exact[k]) shift += static_cast<double>(w[o * in + k]) * beta[k];
+        }
+        sm.bias[o] = static_cast<float>(shift);
+    }
+    sm.exact_weights.resize(order.size() * static_cast<size_t>(out));
+    for (size_t j = 0; j < order.size(); ++j) {
+        for (int64_t o = 0; o < out; ++o) sm.exact_weights[j * out + o] = w[o * in + order[j]];
+    }
+    return sm;
 }
 
 }  // namespace bge::cpu
