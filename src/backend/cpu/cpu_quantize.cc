@@ -121,10 +121,6 @@ BGE_VECTOR_CLONES void dequantize_row(void* row, int64_t cols, RowQuant x, const
     }
 }
 
-}  // namespace bge::cpu
-
-namespace bge::cpu {
-
 Smoothing smooth_linear(const float* w, const float* b, int64_t out, int64_t in, std::span<const float> gamma,
                         std::span<const float> beta, float alpha) {
     BGE_CHECK(static_cast<int64_t>(gamma.size()) == in && static_cast<int64_t>(beta.size()) == in);
