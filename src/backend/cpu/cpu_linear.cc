@@ -109,8 +109,6 @@ std::unique_ptr<CpuLinearWeight> make_cpu_linear(const dnnl::engine& engine, con
             lw->exact = std::move(smoothing.exact);
             lw->exact_weights = std::move(smoothing.exact_weights);
             wq = smoothing.weights.data();
-        } else if (b != nullptr) {
-            lw->bias.assign(b, b + out);
         }
         const int32_t max_code = s8_max_code();
         s8.resize(static_cast<size_t>(out * in));
@@ -133,7 +131,7 @@ std::unique_ptr<CpuLinearWeight> make_cpu_linear(const dnnl::engine& engine, con
     } catch (const dnnl::error& e) {
         die("weight reorder", e.what());
     }
-    if (b != nullptr && type != GemmType::kInt8) lw->bias.assign(b, b + out);
+    if (b != nullptr && lw->bias.empty()) lw->bias.assign(b, b + out);  // a smoothed layer has its b' already
     return lw;
 }
 
