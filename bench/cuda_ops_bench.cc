@@ -1,9 +1,10 @@
-// Throughput of the CUDA backend's ops at BGE-M3 shapes, fp16. Attention (16 heads x 64): one packed batch of
-// `batch` sequences of `tokens` tokens, on the own kernel (BGE_CUDA_ATTENTION=flash) and on cuDNN's fused SDPA
-// (=cudnn, where it loads). Layer ops at 512 x 32 tokens: the four GEMMs (TFLOP/s), exact GELU and residual +
-// LayerNorm (TB/s of the bytes they must move), each as the encoder calls it. Usage: bge_cuda_ops_bench [--reps N].
-// Prints a table, then JSON. Each figure is the median over N timings (host clock around back-to-back calls +
-// synchronize; attention one call per timing, the layer ops 10), after two warm-ups (which build the plans).
+// Throughput of the CUDA backend's ops at BGE-M3 shapes, fp16. Attention (16 heads x 64): packed batches of
+// equal and of mixed lengths, on the own mma.sync kernel (BGE_CUDA_ATTENTION=mma), the own Hopper kernel (=wgmma,
+// where it runs) and cuDNN's fused SDPA (=cudnn, where it loads). Layer ops at 512 x 32 tokens: the four GEMMs
+// (TFLOP/s), exact GELU and residual + LayerNorm (TB/s of the bytes they must move), each as the encoder calls it.
+// Usage: bge_cuda_ops_bench [--reps N]. Prints a table, then JSON. Each figure is the median over N timings (host
+// clock around back-to-back calls + synchronize; attention one call per timing, the layer ops 10), after two
+// warm-ups (which build the plans).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -70,8 +71,13 @@ struct Row {
     const char* unit;
 };
 
+// One packed batch per shape: `batch` sequences of `tokens` tokens, or (tokens 0) 128 sequences of uniform random
+// lengths 16-512, the server's mixed batch (cuDNN's ragged plan).
 void bench_attention(int reps, std::mt19937& rng, std::vector<Row>& rows) {
-    for (const char* mode : {"flash", "cudnn"}) {
+    std::vector<int32_t> mixed(128);
+    std::uniform_int_distribution<int32_t> length(16, 512);
+    for (int32_t& l : mixed) l = length(rng);
+    for (const char* mode : {"mma", "wgmma", "cudnn"}) {
         setenv("BGE_CUDA_ATTENTION", mode, 1);
         auto made = bge::make_cuda_backend(0, bge::DType::kF16);
         if (!made.ok()) {
@@ -79,20 +85,24 @@ void bench_attention(int reps, std::mt19937& rng, std::vector<Row>& rows) {
             continue;
         }
         auto backend = std::move(made).value();
-        for (const auto& [tokens, batch] : {std::pair{8192, 1}, {2048, 32}, {512, 32}, {128, 256}, {256, 64}}) {
-            const int64_t n = static_cast<int64_t>(tokens) * batch;
+        for (const auto& [tokens, batch] :
+             {std::pair{8192, 1}, {2048, 32}, {512, 32}, {128, 256}, {256, 64}, {0, static_cast<int>(mixed.size())}}) {
+            std::vector<int32_t> cu(batch + 1, 0);
+            for (int s = 0; s < batch; ++s) cu[s + 1] = cu[s] + (tokens > 0 ? tokens : mixed[s]);
+            const int64_t n = cu[batch];
             auto qkv = random_tensor(*backend, n, 3 * kHidden, 2.f, rng);
             auto out = ok_value(backend->alloc(bge::DType::kF16, n, kHidden));
-            std::vector<int32_t> cu(batch + 1);
-            for (int s = 0; s <= batch; ++s) cu[s] = s * tokens;
             auto cu_device = ok_value(backend->alloc(bge::DType::kI32, batch + 1, 1));
             backend->copy_to_device(cu.data(), cu_device.view);
-            const bge::SeqLayout layout{cu, cu_device.view, tokens};
+            const int max_len = tokens > 0 ? tokens : *std::max_element(mixed.begin(), mixed.end());
+            const bge::SeqLayout layout{cu, cu_device.view, max_len};
             const double ms =
                 median_ms(*backend, reps, 1, [&] { backend->attention(qkv.view, layout, kHeads, out.view); });
-            const double flop = 4.0 * tokens * static_cast<double>(tokens) * kHidden * batch;
-            rows.push_back({std::string("attention ") + mode, std::to_string(tokens) + " x " + std::to_string(batch),
-                            ms, flop / (ms * 1e-3) / 1e12, "TFLOP/s"});
+            double flop = 0;
+            for (int s = 0; s < batch; ++s) flop += 4.0 * (cu[s + 1] - cu[s]) * double(cu[s + 1] - cu[s]) * kHidden;
+            rows.push_back({std::string("attention ") + mode,
+                            tokens > 0 ? std::to_string(tokens) + " x " + std::to_string(batch) : "16-512 x 128", ms,
+                            flop / (ms * 1e-3) / 1e12, "TFLOP/s"});
         }
     }
     unsetenv("BGE_CUDA_ATTENTION");

@@ -172,26 +172,35 @@ std::vector<float> run_attention(Backend& b, DType t, const AttentionCase& c, in
 }
 
 // A CUDA backend whose attention runs as BGE_CUDA_ATTENTION=`mode` says; null without a GPU, and for "cudnn"
-// without a usable cuDNN unless BGE_EXPECT_CUDNN=1 (scripts/test-gpu), where that fails the test.
+// without a usable cuDNN or "wgmma" off Hopper, unless BGE_EXPECT_CUDNN=1 or BGE_EXPECT_WGMMA=1
+// (scripts/test-gpu), where that fails the test.
 std::unique_ptr<Backend> backend_with_attention(DType dtype, const char* mode) {
     setenv("BGE_CUDA_ATTENTION", mode, 1);
     StatusOr<std::unique_ptr<Backend>> b = make_cuda_backend(0, dtype);
     unsetenv("BGE_CUDA_ATTENTION");
     if (b.ok()) return std::move(*b);
-    const char* expect = std::getenv("BGE_EXPECT_CUDNN");
+    const auto expected = [](const char* name) {
+        const char* v = std::getenv(name);
+        return v != nullptr && std::string(v) == "1";
+    };
     const bool no_gpu = !test::cuda_backend_or_null(dtype);
-    if (!no_gpu && std::string(mode) == "cudnn" && expect != nullptr && std::string(expect) == "1") {
+    const std::string m = mode;
+    if (!no_gpu && ((m == "cudnn" && expected("BGE_EXPECT_CUDNN")) ||
+                    (m == "wgmma" && expected("BGE_EXPECT_WGMMA") && std::getenv("BGE_CUDA_GENERIC") == nullptr))) {
         ADD_FAILURE() << b.status().to_string();
     }
     return nullptr;
 }
 
-// Both attention paths of F16/BF16 (own kernel, cuDNN) and the generic one of F32.
+// Every attention path of F16/BF16 (own kernels as auto-chosen by length, the mma.sync and the Hopper kernel for
+// every length, cuDNN) and the generic one of F32.
 std::vector<const char*> attention_modes(DType dtype) {
-    return dtype == DType::kF32 ? std::vector<const char*>{"flash"} : std::vector<const char*>{"flash", "cudnn"};
+    return dtype == DType::kF32 ? std::vector<const char*>{"flash"}
+                                : std::vector<const char*>{"flash", "mma", "wgmma", "cudnn"};
 }
 
-// Mixed lengths around the 64-row tiles, head dims 64 (tensor-core kernel or cuDNN in F16/BF16) and 8 (generic).
+// Mixed lengths around the 64- and 128-row tiles, head dims 64 (tensor-core kernels or cuDNN in F16/BF16) and 8
+// (generic).
 TEST_P(CudaOps, AttentionMatchesCpu) {
     const DType dtype = GetParam();
     BGE_CUDA_BACKEND_OR_SKIP(cuda_any, dtype);
@@ -212,8 +221,8 @@ TEST_P(CudaOps, AttentionMatchesCpu) {
 }
 
 // One 4096-token sequence: many key tiles through the online softmax (and cuDNN's plan for equal power-of-two
-// lengths, as for three 512s); and cuDNN's sequence-count buckets (300 sequences: two calls, the second padded
-// with empty sequences).
+// lengths, as for three 512s); tiles that run into the next sequence and past the batch's last row (1000, 129,
+// 7); and cuDNN's sequence-count buckets (300 sequences: two calls, the second padded with empty sequences).
 TEST_P(CudaOps, LongAttentionMatchesCpu) {
     const DType dtype = GetParam();
     BGE_CUDA_BACKEND_OR_SKIP(cuda_any, dtype);
@@ -222,7 +231,8 @@ TEST_P(CudaOps, LongAttentionMatchesCpu) {
     for (const char* mode : attention_modes(dtype)) {
         auto cuda = backend_with_attention(dtype, mode);
         if (!cuda) continue;
-        for (const std::vector<int32_t>& lengths : {std::vector<int32_t>{4096}, {512, 512, 512}, many}) {
+        for (const std::vector<int32_t>& lengths :
+             {std::vector<int32_t>{4096}, {512, 512, 512}, {1000, 129, 7}, many}) {
             SCOPED_TRACE(testing::Message() << mode << " sequences=" << lengths.size());
             AttentionCase c = attention_case(lengths, 128, 5);
             c.qkv = rounded(c.qkv, dtype, *cuda);
@@ -234,10 +244,11 @@ TEST_P(CudaOps, LongAttentionMatchesCpu) {
     }
 }
 
-// A sequence alone and inside a batch: bitwise equal on the own kernel (blocks never mix sequences, and a row's
-// arithmetic is the same in the 64- and 128-query kernels, which the batch's 1100-token sequence selects); on
-// cuDNN, whose kernel may change with the batch's shape bucket, within 2 units in the last place at the largest
-// output (2e-3 of it in F16, 1.6e-2 in BF16).
+// A sequence alone and inside a batch: bitwise equal on each own kernel (blocks never mix sequences; in the
+// mma.sync kernel a row's arithmetic is the same in the 64- and 128-query blocks, which the batch's 1100-token
+// sequence selects); where the kernel may change with the batch (flash: the Hopper kernel from 512 tokens and
+// mma.sync below; cuDNN's shape buckets) within 2 units in the last place at the largest output (2e-3 of it in
+// F16, 1.6e-2 in BF16).
 TEST_P(CudaOps, AttentionIsBatchInvariant) {
     const DType dtype = GetParam();
     BGE_CUDA_BACKEND_OR_SKIP(cuda_any, dtype);
@@ -257,7 +268,10 @@ TEST_P(CudaOps, AttentionIsBatchInvariant) {
             largest = std::max(largest, std::abs(single[i]));
             worst = std::max(worst, std::abs(single[i] - together[3 * hidden + i]));
         }
-        const float bound = std::string(mode) == "flash" ? 0.f : dtype == DType::kF16 ? 2e-3f : 1.6e-2f;
+        const std::string m = mode;
+        const float bound = m == "mma" || m == "wgmma" || dtype == DType::kF32 ? 0.f
+                            : dtype == DType::kF16                             ? 2e-3f
+                                                                               : 1.6e-2f;
         EXPECT_LE(worst, bound * std::max(largest, 1.f)) << "largest output " << largest;
     }
 }

@@ -80,18 +80,37 @@ class CudaBackend final : public Backend {
         return init_attention();
     }
 
-    // BGE_CUDA_ATTENTION: auto (cuDNN's fused SDPA from kCudnnMinLength tokens where cuDNN >= 9.15 loads, the own
-    // kernel below and elsewhere), flash (the own kernel only) or cudnn (cuDNN for every length: start-up fails
-    // without it, and a shape it declines is an error; for tests).
+    // BGE_CUDA_ATTENTION picks the attention kernels:
+    //   auto   cuDNN's fused SDPA from kCudnnMinLength tokens where cuDNN >= 9.15 loads, the own kernels elsewhere;
+    //   flash  the own kernels only: the Hopper one (wgmma, TMA) from kSm90MinLength tokens on compute capability
+    //          9.0, the mma.sync one below that and on other GPUs;
+    //   mma    the mma.sync kernel for every length (the pre-Hopper path, to test it on Hopper);
+    //   wgmma  the Hopper kernel for every length (start-up fails where it cannot run; for tests);
+    //   cudnn  cuDNN for every length (start-up fails without it, and a shape it declines is an error; for tests).
     Status init_attention() {
         const char* env = std::getenv("BGE_CUDA_ATTENTION");
         const std::string mode = env != nullptr ? env : "auto";
-        if (mode != "auto" && mode != "flash" && mode != "cudnn") {
-            return invalid_argument("BGE_CUDA_ATTENTION=" + mode + ": expected auto, flash or cudnn");
+        if (mode != "auto" && mode != "flash" && mode != "mma" && mode != "wgmma" && mode != "cudnn") {
+            return invalid_argument("BGE_CUDA_ATTENTION=" + mode + ": expected auto, flash, mma, wgmma or cudnn");
         }
         cudnn_only_ = mode == "cudnn";
-        if (mode == "flash" || force_generic_) {
-            attention_note_ = force_generic_ ? "generic kernels (BGE_CUDA_GENERIC=1)" : "own flash kernel";
+        mma_only_ = mode == "mma";
+        sm90_only_ = mode == "wgmma";
+#ifdef BGE_CUDA_SM90A
+        sm90_ = !force_generic_ && props_.major == 9 && props_.minor == 0;
+#endif
+        if (sm90_only_ && !sm90_) {
+            return failed_precondition(name() +
+                                       ": BGE_CUDA_ATTENTION=wgmma needs compute capability 9.0, a build with " +
+                                       "sm_90a and BGE_CUDA_GENERIC unset");
+        }
+        const std::string own = force_generic_        ? "generic kernels (BGE_CUDA_GENERIC=1)"
+                                : sm90_only_          ? "own Hopper kernel (wgmma)"
+                                : sm90_ && !mma_only_ ? "own kernels (wgmma from " + std::to_string(kSm90MinLength) +
+                                                            " tokens, mma.sync below)"
+                                                      : "own mma.sync kernel";
+        if ((mode != "auto" && mode != "cudnn") || force_generic_) {
+            attention_note_ = own;
             return ok_status();
         }
         std::string why = "built without cuDNN headers";
@@ -101,7 +120,9 @@ class CudaBackend final : public Backend {
         if (cudnn_ == nullptr && cudnn_only_) {
             return failed_precondition(name() + ": BGE_CUDA_ATTENTION=cudnn but cuDNN cannot be used: " + why);
         }
-        attention_note_ = cudnn_ == nullptr ? "own flash kernel (no cuDNN: " + why + ")" : cudnn_description();
+        attention_note_ = cudnn_ == nullptr ? own + " (no cuDNN: " + why + ")"
+                          : cudnn_only_     ? cudnn_description()
+                                            : cudnn_description() + ", " + own + " below";
         return ok_status();
     }
 
@@ -260,6 +281,12 @@ class CudaBackend final : public Backend {
         const auto* cu = static_cast<const int32_t*>(layout.cu_seqlens_device.data);
         if (cudnn_attention(qkv, layout, n_heads, out)) return;
         if (!force_generic_ && dtype_ != DType::kF32 && hidden / n_heads == 64) {
+            if (sm90_ && (sm90_only_ || (!mma_only_ && layout.max_seqlen >= kSm90MinLength))) {
+                record(cuda::launch_flash_attention_sm90(dtype_, qkv.data, cu, out.data, n_seqs, layout.max_seqlen,
+                                                         static_cast<int>(qkv.rows), n_heads, hidden, stream_),
+                       "attention (wgmma)");
+                return;
+            }
             cuda::launch_flash_attention(dtype_, qkv.data, cu, out.data, n_seqs, layout.max_seqlen, n_heads, hidden,
                                          stream_);
         } else if (!cuda::launch_generic_attention(dtype_, qkv.data, cu, out.data, n_seqs, layout.max_seqlen, n_heads,
@@ -273,11 +300,12 @@ class CudaBackend final : public Backend {
 
  private:
     static constexpr int kCudnnMinLength = 256;  // shorter batches run as fast on the own kernel (docs/performance.md)
+    static constexpr int kSm90MinLength = 512;   // the Hopper kernel's 128-query blocks waste less from here on
 
 #ifdef BGE_HAVE_CUDNN
     std::string cudnn_description() const {
         return "cuDNN " + cudnn_->version() + " fused SDPA" +
-               (cudnn_only_ ? "" : " from " + std::to_string(kCudnnMinLength) + " tokens, own flash kernel below");
+               (cudnn_only_ ? "" : " from " + std::to_string(kCudnnMinLength) + " tokens");
     }
     // Runs the batch through cuDNN where that is the choice; false where the caller runs its own kernel.
     bool cudnn_attention(const Tensor& qkv, const SeqLayout& layout, int n_heads, const Tensor& out) {
@@ -332,6 +360,9 @@ class CudaBackend final : public Backend {
     std::nullptr_t cudnn_ = nullptr;
 #endif
     bool cudnn_only_ = false;
+    bool mma_only_ = false;   // BGE_CUDA_ATTENTION=mma
+    bool sm90_only_ = false;  // BGE_CUDA_ATTENTION=wgmma
+    bool sm90_ = false;       // the Hopper attention kernel can run here
     std::string attention_note_;
     int64_t allocated_bytes_ = 0;
     Status error_;  // the first failure; sticks

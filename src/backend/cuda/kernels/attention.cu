@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "backend/cuda/kernels/kernels.h"
+#include "backend/cuda/kernels/mma_util.cuh"
 #include "backend/cuda/kernels/type_traits.cuh"
 
 namespace bge::cuda {
@@ -22,10 +23,6 @@ constexpr int kBlockN = 64;  // keys per tile; a block has 16 queries per warp
 // Element offset of 16-byte chunk `chunk` (0..7) of tile row `row`.
 __device__ __forceinline__ int swizzled(int row, int chunk) {
     return row * kHeadDim + ((chunk ^ (row & 7)) * 8);
-}
-
-__device__ __forceinline__ uint32_t shared_address(const void* p) {
-    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
 
 // 16 bytes global -> shared, asynchronously; zero-filled when !valid (src is then not read).
@@ -71,20 +68,6 @@ __device__ __forceinline__ void mma<__nv_bfloat16>(float (&c)[4], const uint32_t
         "{%0, %1, %2, %3};\n"
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// Two floats as a packed pair of T (x in the low half).
-template <typename T>
-__device__ __forceinline__ uint32_t pack(float x, float y);
-template <>
-__device__ __forceinline__ uint32_t pack<__half>(float x, float y) {
-    const __half2 h = __floats2half2_rn(x, y);
-    return *reinterpret_cast<const uint32_t*>(&h);
-}
-template <>
-__device__ __forceinline__ uint32_t pack<__nv_bfloat16>(float x, float y) {
-    const __nv_bfloat162 h = __floats2bfloat162_rn(x, y);
-    return *reinterpret_cast<const uint32_t*>(&h);
 }
 
 // Rows [row0, row0 + rows) of a [len, 64] slice (row stride ld elements) into a swizzled tile; rows past

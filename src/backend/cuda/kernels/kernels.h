@@ -29,6 +29,10 @@ void launch_gather_rows(DType x_dtype, const void* x, const int32_t* rows, DType
 // qkv [n_tokens, 3 * hidden], out [n_tokens, hidden]; grid over (query blocks of max_seqlen, heads, seqs).
 void launch_flash_attention(DType dtype, const void* qkv, const int32_t* cu_seqlens, void* out, int n_seqs,
                             int max_seqlen, int n_heads, int hidden, cudaStream_t stream);
+// attention_sm90.cu: the Hopper kernel (wgmma, TMA), F16/BF16, head_dim 64, for compute capability 9.0 in a
+// build with sm_90a (BGE_CUDA_SM90A defined); qkv's rows are n_tokens. Returns the launch's error.
+cudaError_t launch_flash_attention_sm90(DType dtype, const void* qkv, const int32_t* cu_seqlens, void* out, int n_seqs,
+                                        int max_seqlen, int n_tokens, int n_heads, int hidden, cudaStream_t stream);
 // attention_generic.cu: any dtype, head_dim 8, 16, 32 or 64, CUDA cores. Returns false for another head_dim.
 bool launch_generic_attention(DType dtype, const void* qkv, const int32_t* cu_seqlens, void* out, int n_seqs,
                               int max_seqlen, int n_heads, int hidden, cudaStream_t stream);
