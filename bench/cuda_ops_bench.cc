@@ -2,9 +2,9 @@
 // equal and of mixed lengths, on the own mma.sync kernel (BGE_CUDA_ATTENTION=mma), the own Hopper kernel (=wgmma,
 // where it runs) and cuDNN's fused SDPA (=cudnn, where it loads). Layer ops at 512 x 32 tokens: the four GEMMs
 // (TFLOP/s), exact GELU and residual + LayerNorm (TB/s of the bytes they must move), each as the encoder calls it.
-// Usage: bge_cuda_ops_bench [--reps N]. Prints a table, then JSON. Each figure is the median over N timings (host
-// clock around back-to-back calls + synchronize; attention one call per timing, the layer ops 10), after two
-// warm-ups (which build the plans).
+// Usage: bge_cuda_ops_bench [--reps N] [--attention MODE,...] (those attention modes only, no layer ops). Prints a
+// table, then JSON. Each figure is the median over N timings (host clock around back-to-back calls + synchronize;
+// attention one call per timing, the layer ops 10), after two warm-ups (which build the plans).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -73,11 +73,12 @@ struct Row {
 
 // One packed batch per shape: `batch` sequences of `tokens` tokens, or (tokens 0) 128 sequences of uniform random
 // lengths 16-512, the server's mixed batch (cuDNN's ragged plan).
-void bench_attention(int reps, std::mt19937& rng, std::vector<Row>& rows) {
+void bench_attention(int reps, const std::vector<std::string>& modes, std::mt19937& rng, std::vector<Row>& rows) {
     std::vector<int32_t> mixed(128);
     std::uniform_int_distribution<int32_t> length(16, 512);
     for (int32_t& l : mixed) l = length(rng);
-    for (const char* mode : {"mma", "wgmma", "cudnn"}) {
+    for (const std::string& m : modes) {
+        const char* mode = m.c_str();
         setenv("BGE_CUDA_ATTENTION", mode, 1);
         auto made = bge::make_cuda_backend(0, bge::DType::kF16);
         if (!made.ok()) {
@@ -85,8 +86,13 @@ void bench_attention(int reps, std::mt19937& rng, std::vector<Row>& rows) {
             continue;
         }
         auto backend = std::move(made).value();
-        for (const auto& [tokens, batch] :
-             {std::pair{8192, 1}, {2048, 32}, {512, 32}, {128, 256}, {256, 64}, {0, static_cast<int>(mixed.size())}}) {
+        for (const auto& [tokens, batch] : {std::pair{8192, 1},
+                                            {2048, 32},
+                                            {512, 32},
+                                            {256, 64},
+                                            {128, 256},
+                                            {128, 1},
+                                            {0, static_cast<int>(mixed.size())}}) {
             std::vector<int32_t> cu(batch + 1, 0);
             for (int s = 0; s < batch; ++s) cu[s + 1] = cu[s] + (tokens > 0 ? tokens : mixed[s]);
             const int64_t n = cu[batch];
@@ -151,13 +157,24 @@ void bench_layer(int reps, std::mt19937& rng, std::vector<Row>& rows) {
 
 int main(int argc, char** argv) {
     int reps = 10;
+    std::vector<std::string> modes = {"mma", "wgmma", "cudnn"};
+    bool layer = true;
     for (int i = 1; i + 1 < argc; ++i) {
         if (std::strcmp(argv[i], "--reps") == 0) reps = std::max(1, std::atoi(argv[i + 1]));
+        if (std::strcmp(argv[i], "--attention") == 0) {
+            modes.clear();
+            for (std::string list = argv[i + 1]; !list.empty();) {
+                const size_t comma = list.find(',');
+                modes.push_back(list.substr(0, comma));
+                list = comma == std::string::npos ? "" : list.substr(comma + 1);
+            }
+            layer = false;
+        }
     }
     std::mt19937 rng(1);
     std::vector<Row> rows;
-    bench_attention(reps, rng, rows);
-    bench_layer(reps, rng, rows);
+    bench_attention(reps, modes, rng, rows);
+    if (layer) bench_layer(reps, rng, rows);
     std::printf("%-34s %-14s %10s %10s\n", "op", "shape", "ms", "rate");
     std::string json = "[";
     for (const Row& r : rows) {

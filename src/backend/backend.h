@@ -155,8 +155,8 @@ class Backend {
                                 float eps) = 0;
 
     // Multi-head self-attention per sequence of a packed batch, no mask beyond sequence bounds.
-    // qkv [n_tokens, 3 * hidden] holds Q | K | V, each [n_tokens, n_heads * head_dim];
-    // out [n_tokens, hidden] = softmax(Q Kᵀ / sqrt(head_dim)) V per head.
+    // qkv [n_tokens, 3 * hidden] holds Q | K | V, each [n_tokens, n_heads * head_dim], n_tokens the layout's last
+    // offset (every row belongs to a sequence); out [n_tokens, hidden] = softmax(Q Kᵀ / sqrt(head_dim)) V per head.
     // Memory stays bounded for any length: scores are never materialized as [L, L].
     virtual void attention(const Tensor& qkv, const SeqLayout& layout, int n_heads, const Tensor& out) = 0;
 };

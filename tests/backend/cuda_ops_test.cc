@@ -192,11 +192,10 @@ std::unique_ptr<Backend> backend_with_attention(DType dtype, const char* mode) {
     return nullptr;
 }
 
-// Every attention path of F16/BF16 (own kernels as auto-chosen by length, the mma.sync and the Hopper kernel for
-// every length, cuDNN) and the generic one of F32.
+// Every attention path of F16/BF16 (the mma.sync kernel, the Hopper kernel where it runs, cuDNN) and the generic
+// one of F32.
 std::vector<const char*> attention_modes(DType dtype) {
-    return dtype == DType::kF32 ? std::vector<const char*>{"flash"}
-                                : std::vector<const char*>{"flash", "mma", "wgmma", "cudnn"};
+    return dtype == DType::kF32 ? std::vector<const char*>{"flash"} : std::vector<const char*>{"mma", "wgmma", "cudnn"};
 }
 
 // Mixed lengths around the 64- and 128-row tiles, head dims 64 (tensor-core kernels or cuDNN in F16/BF16) and 8
@@ -244,11 +243,10 @@ TEST_P(CudaOps, LongAttentionMatchesCpu) {
     }
 }
 
-// A sequence alone and inside a batch: bitwise equal on each own kernel (blocks never mix sequences; in the
-// mma.sync kernel a row's arithmetic is the same in the 64- and 128-query blocks, which the batch's 1100-token
-// sequence selects); where the kernel may change with the batch (flash: the Hopper kernel from 512 tokens and
-// mma.sync below; cuDNN's shape buckets) within 2 units in the last place at the largest output (2e-3 of it in
-// F16, 1.6e-2 in BF16).
+// A sequence alone and inside a batch: bitwise equal on each own kernel (blocks never mix sequences, tiles start
+// at the sequence's start; in the mma.sync kernel a row's arithmetic is the same in the 64- and 128-query blocks,
+// which the batch's 1100-token sequence selects); on cuDNN, whose kernel may change with the batch's shape bucket,
+// within 2 units in the last place at the largest output (2e-3 of it in F16, 1.6e-2 in BF16).
 TEST_P(CudaOps, AttentionIsBatchInvariant) {
     const DType dtype = GetParam();
     BGE_CUDA_BACKEND_OR_SKIP(cuda_any, dtype);

@@ -81,11 +81,12 @@ class CudaBackend final : public Backend {
     }
 
     // BGE_CUDA_ATTENTION picks the attention kernels:
-    //   auto   cuDNN's fused SDPA from kCudnnMinLength tokens where cuDNN >= 9.15 loads, the own kernels elsewhere;
-    //   flash  the own kernels only: the Hopper one (wgmma, TMA) from kSm90MinLength tokens on compute capability
-    //          9.0, the mma.sync one below that and on other GPUs;
-    //   mma    the mma.sync kernel for every length (the pre-Hopper path, to test it on Hopper);
-    //   wgmma  the Hopper kernel for every length (start-up fails where it cannot run; for tests);
+    //   auto   where cuDNN >= 9.15 loads, its fused SDPA for batches of one power-of-two length (its plan without
+    //          offsets or mask, the fastest there) and, off Hopper, for every batch from kCudnnMinLength tokens;
+    //          the own kernel elsewhere (docs/performance.md has the measurements);
+    //   flash  the own kernel only: the Hopper one (wgmma, TMA) on compute capability 9.0, mma.sync elsewhere;
+    //   mma    the mma.sync kernel (the pre-Hopper path, to test it on Hopper);
+    //   wgmma  the Hopper kernel (start-up fails where it cannot run; for tests);
     //   cudnn  cuDNN for every length (start-up fails without it, and a shape it declines is an error; for tests).
     Status init_attention() {
         const char* env = std::getenv("BGE_CUDA_ATTENTION");
@@ -104,11 +105,10 @@ class CudaBackend final : public Backend {
                                        ": BGE_CUDA_ATTENTION=wgmma needs compute capability 9.0, a build with " +
                                        "sm_90a and BGE_CUDA_GENERIC unset");
         }
-        const std::string own = force_generic_        ? "generic kernels (BGE_CUDA_GENERIC=1)"
-                                : sm90_only_          ? "own Hopper kernel (wgmma)"
-                                : sm90_ && !mma_only_ ? "own kernels (wgmma from " + std::to_string(kSm90MinLength) +
-                                                            " tokens, mma.sync below)"
-                                                      : "own mma.sync kernel";
+        if (mma_only_) sm90_ = false;
+        const std::string own = force_generic_ ? "generic kernels (BGE_CUDA_GENERIC=1)"
+                                : sm90_        ? "own Hopper kernel (wgmma, TMA)"
+                                               : "own mma.sync kernel";
         if ((mode != "auto" && mode != "cudnn") || force_generic_) {
             attention_note_ = own;
             return ok_status();
@@ -274,14 +274,15 @@ class CudaBackend final : public Backend {
     }
     void attention(const Tensor& qkv, const SeqLayout& layout, int n_heads, const Tensor& out) override {
         bind();
-        BGE_CHECK(qkv.dtype == dtype_ && out.dtype == dtype_ && qkv.cols == 3 * out.cols && qkv.rows == out.rows);
+        BGE_CHECK(qkv.dtype == dtype_ && out.dtype == dtype_ && qkv.cols == 3 * out.cols && qkv.rows == out.rows &&
+                  layout.cu_seqlens.back() == qkv.rows);  // kernels read tiles past a sequence up to the last row
         if (failed()) return;
         const int n_seqs = static_cast<int>(layout.cu_seqlens.size()) - 1;
         const int hidden = static_cast<int>(out.cols);
         const auto* cu = static_cast<const int32_t*>(layout.cu_seqlens_device.data);
         if (cudnn_attention(qkv, layout, n_heads, out)) return;
         if (!force_generic_ && dtype_ != DType::kF32 && hidden / n_heads == 64) {
-            if (sm90_ && (sm90_only_ || (!mma_only_ && layout.max_seqlen >= kSm90MinLength))) {
+            if (sm90_) {
                 record(cuda::launch_flash_attention_sm90(dtype_, qkv.data, cu, out.data, n_seqs, layout.max_seqlen,
                                                          static_cast<int>(qkv.rows), n_heads, hidden, stream_),
                        "attention (wgmma)");
@@ -299,18 +300,22 @@ class CudaBackend final : public Backend {
     }
 
  private:
-    static constexpr int kCudnnMinLength = 256;  // shorter batches run as fast on the own kernel (docs/performance.md)
-    static constexpr int kSm90MinLength = 512;   // the Hopper kernel's 128-query blocks waste less from here on
+    static constexpr int kCudnnMinLength = 256;  // off Hopper, shorter batches run as fast on the own kernel
 
 #ifdef BGE_HAVE_CUDNN
     std::string cudnn_description() const {
         return "cuDNN " + cudnn_->version() + " fused SDPA" +
-               (cudnn_only_ ? "" : " from " + std::to_string(kCudnnMinLength) + " tokens");
+               (cudnn_only_ ? ""
+                : sm90_     ? " for batches of one power-of-two length"
+                            : " from " + std::to_string(kCudnnMinLength) + " tokens");
     }
     // Runs the batch through cuDNN where that is the choice; false where the caller runs its own kernel.
     bool cudnn_attention(const Tensor& qkv, const SeqLayout& layout, int n_heads, const Tensor& out) {
-        if (cudnn_ == nullptr || dtype_ == DType::kF32 || (out.cols / n_heads) % 8 != 0 || out.cols / n_heads > 128 ||
-            (!cudnn_only_ && layout.max_seqlen < kCudnnMinLength)) {
+        if (cudnn_ == nullptr || dtype_ == DType::kF32 || (out.cols / n_heads) % 8 != 0 || out.cols / n_heads > 128) {
+            return false;
+        }
+        if (!cudnn_only_ && !cuda::CudnnAttention::uniform(layout.cu_seqlens) &&
+            (sm90_ || layout.max_seqlen < kCudnnMinLength)) {
             return false;
         }
         StatusOr<bool> ran = cudnn_->run(qkv, layout, n_heads, out);
@@ -362,7 +367,7 @@ class CudaBackend final : public Backend {
     bool cudnn_only_ = false;
     bool mma_only_ = false;   // BGE_CUDA_ATTENTION=mma
     bool sm90_only_ = false;  // BGE_CUDA_ATTENTION=wgmma
-    bool sm90_ = false;       // the Hopper attention kernel can run here
+    bool sm90_ = false;       // the own kernel is the Hopper one
     std::string attention_note_;
     int64_t allocated_bytes_ = 0;
     Status error_;  // the first failure; sticks

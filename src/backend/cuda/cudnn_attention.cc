@@ -261,6 +261,16 @@ std::string CudnnAttention::version() const {
     return std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." + std::to_string(v % 100);
 }
 
+bool CudnnAttention::uniform(std::span<const int32_t> cu_seqlens) {
+    if (cu_seqlens.size() < 2) return false;
+    const int64_t length = cu_seqlens[1] - cu_seqlens[0];
+    if (length < 64 || next_pow2(length) != length) return false;
+    for (size_t i = 1; i + 1 < cu_seqlens.size(); ++i) {
+        if (cu_seqlens[i + 1] - cu_seqlens[i] != length) return false;
+    }
+    return true;
+}
+
 StatusOr<bool> CudnnAttention::run(const Tensor& qkv, const SeqLayout& layout, int n_heads, const Tensor& out) {
     Impl& m = *impl_;
     const int64_t hidden = out.cols;
@@ -277,16 +287,12 @@ StatusOr<bool> CudnnAttention::run(const Tensor& qkv, const SeqLayout& layout, i
     std::vector<Chunk> chunks;
     for (int first = 0; first < n_seqs; first += kMaxSeqsPerCall) {
         const int n = std::min(kMaxSeqsPerCall, n_seqs - first);
-        int64_t longest = 1, shortest = INT32_MAX;
-        for (int i = first; i < first + n; ++i) {
-            longest = std::max<int64_t>(longest, cu[i + 1] - cu[i]);
-            shortest = std::min<int64_t>(shortest, cu[i + 1] - cu[i]);
-        }
+        int64_t longest = 1;
+        for (int i = first; i < first + n; ++i) longest = std::max<int64_t>(longest, cu[i + 1] - cu[i]);
         if (static_cast<int64_t>(cu[first + n] - cu[first]) * 3 * hidden > INT32_MAX) return false;
-        // Equal power-of-two lengths (one 8192-token input, a batch of 512s) need no offsets or mask; the plan is
-        // for exactly n sequences then.
+        // Equal power-of-two lengths (one 8192-token input, a batch of 512s): the plan is for exactly n sequences.
         const int64_t bucket = std::max<int64_t>(64, next_pow2(longest));
-        const bool uniform = shortest == longest && longest == bucket;
+        const bool uniform = CudnnAttention::uniform(cu.subspan(first, n + 1));
         Plan* plan = m.plan_for(qkv.dtype, n_heads, d, uniform ? n : next_pow2(n), bucket, uniform);
         if (plan == nullptr) return false;
         chunks.push_back({first, n, plan, uniform});
@@ -299,8 +305,8 @@ StatusOr<bool> CudnnAttention::run(const Tensor& qkv, const SeqLayout& layout, i
     for (const Chunk& c : chunks) {
         if (!c.uniform) {
             const int bucket = static_cast<int>(next_pow2(c.n));
-            launch_ragged_layout(cu_device, c.first, c.n, bucket, 3 * hidden, hidden, seq_len, qkv_offsets,
-                                 out_offsets, m.stream);
+            launch_ragged_layout(cu_device, c.first, c.n, bucket, 3 * hidden, hidden, seq_len, qkv_offsets, out_offsets,
+                                 m.stream);
             if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) {
                 return internal_error(std::string("cuDNN attention layout: ") + cudaGetErrorString(e));
             }

@@ -12,6 +12,7 @@
 #include <cuda_runtime.h>
 
 #include <memory>
+#include <span>
 #include <string>
 
 #include "backend/backend.h"
@@ -29,6 +30,10 @@ class CudnnAttention {
     CudnnAttention& operator=(const CudnnAttention&) = delete;
 
     std::string version() const;  // "9.15.1"
+
+    // Whether every sequence has the same power-of-two length of at least 64 tokens: cuDNN's plan then needs no
+    // offsets or mask (per call of up to kMaxSeqsPerCall sequences).
+    static bool uniform(std::span<const int32_t> cu_seqlens);
 
     // out [n_tokens, hidden] = softmax(Q Kᵀ / sqrt(head_dim)) V per head and sequence, from qkv [n_tokens, 3 * hidden]
     // (F16 or BF16). Returns false, having queued nothing, where cuDNN has no plan for the shape (the caller runs

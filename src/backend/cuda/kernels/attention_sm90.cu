@@ -1,18 +1,17 @@
 // Packed varlen self-attention for Hopper (sm_90a), in the manner of FlashAttention-3 (Shah et al. 2024,
-// arXiv:2407.08608), written here: a block owns 128 queries of one (sequence, head) and walks the sequence's keys
-// in tiles of 128. One producer warp loads Q once and each K/V tile pair with TMA into a ring of kStages
-// shared-memory stages (128-byte swizzle, the layout wgmma reads), signalling an mbarrier per stage; two consumer
-// warpgroups of 64 queries each compute S = Q Kᵀ with wgmma from shared memory (m64n128k16), the online softmax in
+// arXiv:2407.08608), written here: a block owns 64·kConsumers queries of one (sequence, head) and walks the
+// sequence's keys in tiles of kBlockN. One producer warp loads Q once and each K/V tile pair with TMA into a ring
+// of kStages shared-memory stages (128-byte swizzle, the layout wgmma reads), signalling an mbarrier per stage;
+// each consumer warpgroup of 64 queries computes S = Q Kᵀ with wgmma from shared memory, the online softmax in
 // registers (exp2, one division by the row sum at the end), and O += P V with P from registers and V from shared
-// memory (m64n64k16, V transposed by the instruction), then release the stage to the producer. Rows of the tiles
-// past a sequence's end are the next sequence's tokens (or TMA's zeros past the batch): their keys are masked and
-// their queries not stored. Nothing of size [L, L] exists. Head dim 64, F16/BF16 in, F32 accumulation.
+// memory (V transposed by the instruction), then releases the stage to the producer. Rows of the tiles past a
+// sequence's end are the next sequence's tokens (or TMA's zeros past the batch): their keys are masked and their
+// queries not stored. Nothing of size [L, L] exists. Head dim 64, F16/BF16 in, F32 accumulation.
 #include <cuda.h>
 #include <cudaTypedefs.h>
 
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <type_traits>
 
 #include "backend/cuda/kernels/kernels.h"
@@ -21,24 +20,30 @@
 namespace bge::cuda {
 namespace {
 
-constexpr int kHeadDim = 64;                        // 128 bytes a row: one swizzle atom wide
-constexpr int kBlockN = 128;                        // keys per tile
-constexpr int kConsumers = 2;                       // warpgroups of 64 queries
-constexpr int kBlockM = 64 * kConsumers;            // queries per block
-constexpr int kStages = 2;                          // K/V tile pairs in flight
-constexpr int kThreads = 128 * kConsumers + 32;     // + the producer warp
-constexpr int kTileBytes = kBlockN * kHeadDim * 2;  // one K or V tile, 16 KB
-constexpr int kQBytes = kBlockM * kHeadDim * 2;     // the Q tile, 16 KB
+constexpr int kHeadDim = 64;  // 128 bytes a row: one swizzle atom wide
 
-struct Shared {
-    alignas(1024) uint8_t q[kQBytes];
-    alignas(1024) uint8_t k[kStages][kTileBytes];
-    alignas(1024) uint8_t v[kStages][kTileBytes];
-    uint64_t q_full;
-    uint64_t full[kStages];   // K and V of the stage landed (TMA transaction bytes)
-    uint64_t empty[kStages];  // every consumer warp is done with the stage
+// The tile shape, measured on an H200 against 128-key tiles, one or three consumers, two or four stages and
+// FlashAttention-3's overlap of the next tile's Q Kᵀ with this one's softmax (docs/performance.md): 64-key tiles,
+// two consumers, three stages and two blocks per SM were the fastest or within 2% at every shape.
+struct Config {
+    static constexpr int kBlockN = 64;                         // keys per tile
+    static constexpr int kConsumers = 2;                       // warpgroups of 64 queries
+    static constexpr int kStages = 3;                          // K/V tile pairs in flight
+    static constexpr int kMinBlocks = 2;                       // blocks per SM the registers are capped for
+    static constexpr int kBlockM = 64 * kConsumers;            // queries per block
+    static constexpr int kThreads = 128 * kConsumers + 32;     // + the producer warp
+    static constexpr int kTileBytes = kBlockN * kHeadDim * 2;  // one K or V tile
+    static constexpr int kQBytes = kBlockM * kHeadDim * 2;
+    struct Shared {
+        alignas(1024) uint8_t q[kQBytes];
+        alignas(1024) uint8_t k[kStages][kTileBytes];
+        alignas(1024) uint8_t v[kStages][kTileBytes];
+        uint64_t q_full;
+        uint64_t full[kStages];   // K and V of the stage landed (TMA transaction bytes)
+        uint64_t empty[kStages];  // every consumer warp is done with the stage
+    };
+    static constexpr size_t kSharedBytes = sizeof(Shared) + 1024;  // + alignment slack of the dynamic window
 };
-constexpr size_t kSharedBytes = sizeof(Shared) + 1024;  // + alignment slack of the dynamic window
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
@@ -66,7 +71,7 @@ __device__ __forceinline__ void mbar_wait(uint64_t* bar, int parity) {
     } while (!done);
 }
 
-// A [128 rows, 64 columns] box of the qkv tensor map at (column, row) into swizzled shared memory.
+// A box of a qkv tensor map (64 columns x the map's rows) at (column, row) into swizzled shared memory.
 __device__ __forceinline__ void tma_load(void* dst, const CUtensorMap* map, int column, int row, uint64_t* bar) {
     asm volatile(
         "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], "
@@ -100,37 +105,39 @@ __device__ __forceinline__ void pin(float (&r)[n]) {
 #pragma unroll
     for (int i = 0; i < n; ++i) asm volatile("" : "+f"(r[i])::"memory");
 }
-__device__ __forceinline__ void pin(uint32_t (&r)[8][4]) {
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-#pragma unroll
-        for (int j = 0; j < 4; ++j) asm volatile("" : "+r"(r[i][j])::"memory");
-    }
-}
 
-// d (64 x 128, F32) = or += a (64 x 16, shared, K-major) · b (16 x 128, shared, K-major).
+// d (64 x 64, F32) = or += a (64 x 16, shared, K-major) · b (16 x 64, shared, K-major).
 template <typename T>
-__device__ __forceinline__ void wgmma_ss_n128(float (&d)[64], uint64_t a, uint64_t b, int accumulate);
+__device__ __forceinline__ void wgmma_ss_n64(float (&d)[32], uint64_t a, uint64_t b, int accumulate);
 // d (64 x 64, F32) += a (64 x 16, registers) · b (16 x 64, shared, N-major).
 template <typename T>
 __device__ __forceinline__ void wgmma_rs_n64(float (&d)[32], const uint32_t (&a)[4], uint64_t b);
 template <>
-__device__ __forceinline__ void wgmma_ss_n128<__half>(float (&d)[64], uint64_t a, uint64_t b, int accumulate) {
+__device__ __forceinline__ void wgmma_ss_n64<__half>(float (&d)[32], uint64_t a, uint64_t b, int accumulate) {
     asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 "
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 "
         "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "
-        "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, "
-        "%45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
-        "%64, %65, p, 1, 1, 0, 0;\n}\n"
+        "%23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+        "%32, %33, p, 1, 1, 0, 0;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]),
           "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),
           "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),
-          "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]),
-          "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]),
-          "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),
-          "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]),
-          "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+          "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "l"(a), "l"(b), "r"(accumulate));
+}
+template <>
+__device__ __forceinline__ void wgmma_ss_n64<__nv_bfloat16>(float (&d)[32], uint64_t a, uint64_t b, int accumulate) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "
+        "%23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+        "%32, %33, p, 1, 1, 0, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]),
+          "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),
+          "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),
+          "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
         : "l"(a), "l"(b), "r"(accumulate));
 }
 template <>
@@ -145,25 +152,6 @@ __device__ __forceinline__ void wgmma_rs_n64<__half>(float (&d)[32], const uint3
           "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),
           "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
-}
-template <>
-__device__ __forceinline__ void wgmma_ss_n128<__nv_bfloat16>(float (&d)[64], uint64_t a, uint64_t b, int accumulate) {
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
-        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, "
-        "%23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, "
-        "%45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
-        "%64, %65, p, 1, 1, 0, 0;\n}\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]),
-          "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),
-          "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),
-          "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]),
-          "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]),
-          "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),
-          "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]),
-          "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-        : "l"(a), "l"(b), "r"(accumulate));
 }
 template <>
 __device__ __forceinline__ void wgmma_rs_n64<__nv_bfloat16>(float (&d)[32], const uint32_t (&a)[4], uint64_t b) {
@@ -185,35 +173,36 @@ __device__ __forceinline__ float exp2_approx(float x) {
     return y;
 }
 
-// s = Q Kᵀ for the warpgroup's 64 queries and a tile's 128 keys: 4 steps of 16 head dims (32 bytes along the
+// s = Q Kᵀ for the warpgroup's 64 queries and a tile's 64 keys: 4 steps of 16 head dims (32 bytes along the
 // swizzled rows). Issued, not committed.
 template <typename T>
-__device__ __forceinline__ void issue_scores(float (&s)[64], uint64_t q_desc, uint64_t k_desc) {
+__device__ __forceinline__ void issue_scores(float (&s)[32], uint64_t q_desc, uint64_t k_desc) {
 #pragma unroll
-    for (int kk = 0; kk < 4; ++kk) wgmma_ss_n128<T>(s, q_desc + 2 * kk, k_desc + 2 * kk, kk > 0);
+    for (int kk = 0; kk < 4; ++kk) wgmma_ss_n64<T>(s, q_desc + 2 * kk, k_desc + 2 * kk, kk > 0);
 }
-// o += P V: 8 steps of 16 keys (16 rows of 128 bytes). Issued, not committed.
-template <typename T>
-__device__ __forceinline__ void issue_pv(float (&o)[32], const uint32_t (&p)[8][4], uint64_t v_desc) {
+// o += P V over n keys: steps of 16 keys (16 rows of 128 bytes). Issued, not committed.
+template <typename T, int n>
+__device__ __forceinline__ void issue_pv(float (&o)[32], const uint32_t (&p)[n / 16][4], uint64_t v_desc) {
 #pragma unroll
-    for (int kk = 0; kk < 8; ++kk) wgmma_rs_n64<T>(o, p[kk], v_desc + kk * (16 * kHeadDim * 2 >> 4));
+    for (int kk = 0; kk < n / 16; ++kk) wgmma_rs_n64<T>(o, p[kk], v_desc + kk * (16 * kHeadDim * 2 >> 4));
 }
 
-// The online softmax of one tile in place: s becomes exp2((s − running max)·scale) (0 for keys at or past
-// `len`), with the maximum taken on the unscaled scores (the scale is positive) so that the scaling is part of
-// the exponent's one FMA; the running max and this thread's row sums are updated, and `correction` is what O
+// The online softmax of one tile of n keys in place: s becomes exp2((s − running max)·scale) (0 for keys at or
+// past `len`), with the maximum taken on the unscaled scores (the scale is positive) so that the scaling is part
+// of the exponent's one FMA; the running max and this thread's row sums are updated, and `correction` is what O
 // must be multiplied by. s[i] is row (i / 2) % 2 (of the thread's two), key k0 + (i / 4) * 8 + quad_lane * 2 + i % 2.
-__device__ __forceinline__ void softmax_tile(float (&s)[64], float (&row_max)[2], float (&row_sum)[2],
+template <int n>
+__device__ __forceinline__ void softmax_tile(float (&s)[n / 2], float (&row_max)[2], float (&row_sum)[2],
                                              float (&correction)[2], int k0, int len, int quad_lane, float scale_log2) {
     float tile_max[2] = {-INFINITY, -INFINITY};
-    if (k0 + kBlockN > len) {
+    if (k0 + n > len) {
 #pragma unroll
-        for (int i = 0; i < 64; ++i) {
+        for (int i = 0; i < n / 2; ++i) {
             if (k0 + (i / 4) * 8 + quad_lane * 2 + i % 2 >= len) s[i] = -INFINITY;
         }
     }
 #pragma unroll
-    for (int i = 0; i < 64; ++i) tile_max[(i / 2) % 2] = fmaxf(tile_max[(i / 2) % 2], s[i]);
+    for (int i = 0; i < n / 2; ++i) tile_max[(i / 2) % 2] = fmaxf(tile_max[(i / 2) % 2], s[i]);
     float offset[2];  // −max·scale
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
@@ -226,17 +215,17 @@ __device__ __forceinline__ void softmax_tile(float (&s)[64], float (&row_max)[2]
         offset[r] = -new_max * scale_log2;
     }
 #pragma unroll
-    for (int i = 0; i < 64; ++i) {
+    for (int i = 0; i < n / 2; ++i) {
         s[i] = exp2_approx(fmaf(s[i], scale_log2, offset[(i / 2) % 2]));
         row_sum[(i / 2) % 2] += s[i];
     }
 }
 
 // The accumulator layout of s is the A-operand layout of P: register h of k-step kk holds s[8kk + 2h], s[8kk + 2h + 1].
-template <typename T>
-__device__ __forceinline__ void to_operand(const float (&s)[64], uint32_t (&p)[8][4]) {
+template <typename T, int n>
+__device__ __forceinline__ void to_operand(const float (&s)[n / 2], uint32_t (&p)[n / 16][4]) {
 #pragma unroll
-    for (int kk = 0; kk < 8; ++kk) {
+    for (int kk = 0; kk < n / 16; ++kk) {
 #pragma unroll
         for (int h = 0; h < 4; ++h) p[kk][h] = pack<T>(s[8 * kk + 2 * h], s[8 * kk + 2 * h + 1]);
     }
@@ -244,17 +233,22 @@ __device__ __forceinline__ void to_operand(const float (&s)[64], uint32_t (&p)[8
 
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
-template <typename T, bool kPipelined>
-__global__ void __launch_bounds__(kThreads, 1)
-    flash_attention_sm90_kernel(const __grid_constant__ CUtensorMap qkv_map, const int32_t* cu_seqlens, T* out,
-                                int hidden, float scale_log2) {
+// q_map: boxes of 64 rows (one warpgroup's queries); kv_map: boxes of kBlockN rows.
+template <typename T>
+__global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocks)
+    flash_attention_sm90_kernel(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap kv_map,
+                                const int32_t* cu_seqlens, T* out, int hidden, float scale_log2) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    using Cfg = Config;
+    constexpr int kBlockN = Cfg::kBlockN, kStages = Cfg::kStages;
+    static_assert(kBlockN == 64, "issue_scores is for 64-key tiles");
+    using Shared = Cfg::Shared;
     extern __shared__ uint8_t shared_raw[];
     Shared& sm = *reinterpret_cast<Shared*>((reinterpret_cast<uintptr_t>(shared_raw) + 1023) & ~uintptr_t{1023});
     const int seq = blockIdx.z, head = blockIdx.y;
     const int start = cu_seqlens[seq];
     const int len = cu_seqlens[seq + 1] - start;
-    const int q0 = blockIdx.x * kBlockM;
+    const int q0 = blockIdx.x * Cfg::kBlockM;
     if (q0 >= len) return;
     const int n_tiles = (len + kBlockN - 1) / kBlockN;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -262,23 +256,25 @@ __global__ void __launch_bounds__(kThreads, 1)
         mbar_init(&sm.q_full, 1);
         for (int s = 0; s < kStages; ++s) {
             mbar_init(&sm.full[s], 1);
-            mbar_init(&sm.empty[s], 4 * kConsumers);
+            mbar_init(&sm.empty[s], 4 * Cfg::kConsumers);
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     __syncthreads();
 
-    if (warp == 4 * kConsumers) {  // the producer
+    if (warp == 4 * Cfg::kConsumers) {  // the producer
         if (lane == 0) {
             const int column = head * kHeadDim;
-            mbar_expect_bytes(&sm.q_full, kQBytes);
-            tma_load(sm.q, &qkv_map, column, start + q0, &sm.q_full);
+            mbar_expect_bytes(&sm.q_full, Cfg::kQBytes);
+            for (int w = 0; w < Cfg::kConsumers; ++w) {
+                tma_load(sm.q + w * 64 * kHeadDim * 2, &q_map, column, start + q0 + 64 * w, &sm.q_full);
+            }
             for (int t = 0; t < n_tiles; ++t) {
                 const int stage = t % kStages;
                 mbar_wait(&sm.empty[stage], ((t / kStages) & 1) ^ 1);
-                mbar_expect_bytes(&sm.full[stage], 2 * kTileBytes);
-                tma_load(sm.k[stage], &qkv_map, hidden + column, start + t * kBlockN, &sm.full[stage]);
-                tma_load(sm.v[stage], &qkv_map, 2 * hidden + column, start + t * kBlockN, &sm.full[stage]);
+                mbar_expect_bytes(&sm.full[stage], 2 * Cfg::kTileBytes);
+                tma_load(sm.k[stage], &kv_map, hidden + column, start + t * kBlockN, &sm.full[stage]);
+                tma_load(sm.v[stage], &kv_map, 2 * hidden + column, start + t * kBlockN, &sm.full[stage]);
             }
         }
         return;
@@ -292,65 +288,28 @@ __global__ void __launch_bounds__(kThreads, 1)
     float o[32] = {};                           // 64 queries x 64 dims: 8 chunks of 8 dims, 4 values each
     float row_max[2] = {-INFINITY, -INFINITY};  // rows lane / 4 and lane / 4 + 8 of this warp's 16
     float row_sum[2] = {0.f, 0.f};              // this thread's partial sums
-    float s[64];                                // scores: 64 queries x 128 keys, 16 chunks of 8 keys
-    uint32_t p[8][4];                           // P as the A operand: 16 keys (two chunks) a k-step
+    float s[kBlockN / 2];                       // scores: 64 queries x kBlockN keys, chunks of 8 keys
+    uint32_t p[kBlockN / 16][4];                // P as the A operand: 16 keys (two chunks) a k-step
     float correction[2];
     mbar_wait(&sm.q_full, 0);
-    if constexpr (kPipelined) {
-        // The next tile's Q Kᵀ and this tile's P V run on the tensor cores while this warpgroup does the softmax
-        // (FlashAttention-3's intra-warpgroup overlap); O is rescaled once P V is done.
-        mbar_wait(&sm.full[0], 0);
+    for (int t = 0; t < n_tiles; ++t) {
+        const int stage = t % kStages;
+        mbar_wait(&sm.full[stage], (t / kStages) & 1);
         wgmma_fence();
-        issue_scores<T>(s, q_desc, k_desc(0));
+        issue_scores<T>(s, q_desc, k_desc(stage));
         wgmma_commit();
         wgmma_wait<0>();
         pin(s);
-        softmax_tile(s, row_max, row_sum, correction, 0, len, quad_lane, scale_log2);
-        to_operand<T>(s, p);
-        for (int t = 1; t < n_tiles; ++t) {
-            const int stage = t % kStages, prev = (t - 1) % kStages;
-            mbar_wait(&sm.full[stage], (t / kStages) & 1);
-            wgmma_fence();
-            issue_scores<T>(s, q_desc, k_desc(stage));
-            wgmma_commit();
-            issue_pv<T>(o, p, v_desc(prev));
-            wgmma_commit();
-            wgmma_wait<1>();
-            pin(s);
-            softmax_tile(s, row_max, row_sum, correction, t * kBlockN, len, quad_lane, scale_log2);
-            wgmma_wait<0>();
-            pin(o);
-            pin(p);
-            if (lane == 0) mbar_arrive(&sm.empty[prev]);
+        softmax_tile<kBlockN>(s, row_max, row_sum, correction, t * kBlockN, len, quad_lane, scale_log2);
+        to_operand<T, kBlockN>(s, p);
 #pragma unroll
-            for (int i = 0; i < 32; ++i) o[i] *= correction[(i / 2) % 2];
-            to_operand<T>(s, p);
-        }
+        for (int i = 0; i < 32; ++i) o[i] *= correction[(i / 2) % 2];
         wgmma_fence();
-        issue_pv<T>(o, p, v_desc((n_tiles - 1) % kStages));
+        issue_pv<T, kBlockN>(o, p, v_desc(stage));
         wgmma_commit();
         wgmma_wait<0>();
         pin(o);
-    } else {
-        for (int t = 0; t < n_tiles; ++t) {
-            const int stage = t % kStages;
-            mbar_wait(&sm.full[stage], (t / kStages) & 1);
-            wgmma_fence();
-            issue_scores<T>(s, q_desc, k_desc(stage));
-            wgmma_commit();
-            wgmma_wait<0>();
-            pin(s);
-            softmax_tile(s, row_max, row_sum, correction, t * kBlockN, len, quad_lane, scale_log2);
-            to_operand<T>(s, p);
-#pragma unroll
-            for (int i = 0; i < 32; ++i) o[i] *= correction[(i / 2) % 2];
-            wgmma_fence();
-            issue_pv<T>(o, p, v_desc(stage));
-            wgmma_commit();
-            wgmma_wait<0>();
-            pin(o);
-            if (lane == 0) mbar_arrive(&sm.empty[stage]);
-        }
+        if (lane == 0) mbar_arrive(&sm.empty[stage]);
     }
 
 #pragma unroll
@@ -393,30 +352,41 @@ EncodeTiled encode_tiled() {
     return fn;
 }
 
-template <typename T, bool kPipelined>
-cudaError_t launch(const void* qkv, const int32_t* cu_seqlens, void* out, int n_seqs, int max_seqlen, int n_tokens,
-                   int n_heads, int hidden, cudaStream_t stream) {
-    static const cudaError_t configured =
-        cudaFuncSetAttribute(flash_attention_sm90_kernel<T, kPipelined>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             static_cast<int>(kSharedBytes));
-    if (configured != cudaSuccess) return configured;
+// qkv [n_tokens, 3 * hidden] as a 2-D tensor map, innermost dimension first, in boxes of 64 columns x `rows`.
+template <typename T>
+bool encode_qkv(CUtensorMap* map, const void* qkv, int n_tokens, int hidden, int rows) {
     const EncodeTiled encode = encode_tiled();
-    if (encode == nullptr) return cudaErrorNotSupported;
-    // qkv [n_tokens, 3 * hidden] as a 2-D tensor, innermost dimension first; boxes of 64 columns x 128 rows.
+    if (encode == nullptr) return false;
     const cuuint64_t dims[2] = {static_cast<cuuint64_t>(3 * hidden), static_cast<cuuint64_t>(n_tokens)};
     const cuuint64_t strides[1] = {static_cast<cuuint64_t>(3 * hidden) * sizeof(T)};
-    const cuuint32_t box[2] = {kHeadDim, kBlockN};
+    const cuuint32_t box[2] = {kHeadDim, static_cast<cuuint32_t>(rows)};
     const cuuint32_t element_strides[2] = {1, 1};
-    CUtensorMap map;
-    const CUresult r =
-        encode(&map, std::is_same_v<T, __half> ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2,
-               const_cast<void*>(qkv), dims, strides, box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
-               CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    if (r != CUDA_SUCCESS) return cudaErrorInvalidValue;
-    const dim3 grid((max_seqlen + kBlockM - 1) / kBlockM, n_heads, n_seqs);
+    return encode(map, std::is_same_v<T, __half> ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+                  2, const_cast<void*>(qkv), dims, strides, box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                  CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                  CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+template <typename T>
+cudaError_t launch(const void* qkv, const int32_t* cu_seqlens, void* out, int n_seqs, int max_seqlen, int n_tokens,
+                   int n_heads, int hidden, cudaStream_t stream) {
+    using Cfg = Config;
+    // Per call: the attribute belongs to the current device's context (a cheap host-side setting).
+    if (const cudaError_t e =
+            cudaFuncSetAttribute(flash_attention_sm90_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 static_cast<int>(Cfg::kSharedBytes));
+        e != cudaSuccess) {
+        return e;
+    }
+    CUtensorMap q_map, kv_map;
+    if (!encode_qkv<T>(&q_map, qkv, n_tokens, hidden, 64) ||
+        !encode_qkv<T>(&kv_map, qkv, n_tokens, hidden, Cfg::kBlockN)) {
+        return cudaErrorNotSupported;
+    }
+    const dim3 grid((max_seqlen + Cfg::kBlockM - 1) / Cfg::kBlockM, n_heads, n_seqs);
     const float scale_log2 = 1.4426950408889634f / sqrtf(static_cast<float>(kHeadDim));  // log2(e) / √d
-    flash_attention_sm90_kernel<T, kPipelined>
-        <<<grid, kThreads, kSharedBytes, stream>>>(map, cu_seqlens, static_cast<T*>(out), hidden, scale_log2);
+    flash_attention_sm90_kernel<T><<<grid, Cfg::kThreads, Cfg::kSharedBytes, stream>>>(
+        q_map, kv_map, cu_seqlens, static_cast<T*>(out), hidden, scale_log2);
     return cudaGetLastError();
 }
 
@@ -425,11 +395,9 @@ cudaError_t launch(const void* qkv, const int32_t* cu_seqlens, void* out, int n_
 cudaError_t launch_flash_attention_sm90(DType dtype, const void* qkv, const int32_t* cu_seqlens, void* out, int n_seqs,
                                         int max_seqlen, int n_tokens, int n_heads, int hidden, cudaStream_t stream) {
     if (n_seqs == 0 || max_seqlen == 0) return cudaSuccess;
-    static const bool simple = std::getenv("BGE_SM90_SIMPLE") != nullptr;  // TEMPORARY: A/B of the overlap
-    using Launch = cudaError_t (*)(const void*, const int32_t*, void*, int, int, int, int, int, cudaStream_t);
-    const Launch f = dtype == DType::kF16 ? (simple ? &launch<__half, false> : &launch<__half, true>)
-                                          : (simple ? &launch<__nv_bfloat16, false> : &launch<__nv_bfloat16, true>);
-    return f(qkv, cu_seqlens, out, n_seqs, max_seqlen, n_tokens, n_heads, hidden, stream);
+    return dtype == DType::kF16
+               ? launch<__half>(qkv, cu_seqlens, out, n_seqs, max_seqlen, n_tokens, n_heads, hidden, stream)
+               : launch<__nv_bfloat16>(qkv, cu_seqlens, out, n_seqs, max_seqlen, n_tokens, n_heads, hidden, stream);
 }
 
 }  // namespace bge::cuda
