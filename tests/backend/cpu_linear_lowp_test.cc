@@ -229,5 +229,45 @@ TEST(CpuLinearLowPrecision, Int8RowsAreIndependent) {
     }
 }
 
+// A row holding a NaN or an infinity anywhere (first, in a vector body, in the tail) gives NaN outputs in that row
+// only, plain and smoothed (the engine turns them into an error for that input); the other rows are unchanged.
+TEST(CpuLinearLowPrecision, Int8NonFiniteRowIsNanAlone) {
+    auto backend = make_cpu_backend(2, CpuPrecision::kInt8);
+    const int64_t in = 77, out = 16, n = 4;
+    const std::vector<float> w = test::random_floats(out * in, 9, -0.5f, 0.5f);
+    const std::vector<float> b = test::random_floats(out, 10);
+    const Norm norm = outlier_norm(in, 11);
+    const std::vector<float> clean = norm_output(norm, n, 12);
+    for (const bool smoothed : {false, true}) {
+        auto weight = test::ok_value(
+            backend->make_encoder_linear(smoothed ? EncoderLinear::kFfnIn : EncoderLinear::kFfnOut, w.data(), b.data(),
+                                         out, in, smoothed ? norm.view() : InputNorm{}));
+        const auto run = [&](const std::vector<float>& x) {
+            DeviceTensor xd = test::ok_value(backend->upload(x.data(), n, in, DType::kF32));
+            DeviceTensor yd = test::ok_value(backend->alloc(DType::kF32, n, out));
+            backend->linear(xd.view, *weight, Activation::kGelu, yd.view);
+            return test::to_host(*backend, yd.view);
+        };
+        const std::vector<float> want = run(clean);
+        for (const float bad : {NAN, INFINITY, -INFINITY}) {
+            for (const int64_t k : {int64_t{0}, int64_t{37}, in - 1}) {
+                SCOPED_TRACE(testing::Message() << "smoothed " << smoothed << " value " << bad << " at " << k);
+                std::vector<float> x = clean;
+                x[2 * in + k] = bad;
+                const std::vector<float> y = run(x);
+                for (int64_t r = 0; r < n; ++r) {
+                    for (int64_t c = 0; c < out; ++c) {
+                        if (r == 2) {
+                            EXPECT_TRUE(std::isnan(y[r * out + c])) << "col " << c << ": " << y[r * out + c];
+                        } else {
+                            EXPECT_EQ(y[r * out + c], want[r * out + c]) << "row " << r << " col " << c;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 }  // namespace
 }  // namespace bge
