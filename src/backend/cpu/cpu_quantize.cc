@@ -63,9 +63,9 @@ template <bool kAffine>
     const float top = static_cast<float>(max_code);
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
-        float v = std::nearbyint(input<kAffine>(x, mul, add, i) * inv) + static_cast<float>(zero_point);
-        v = v < 0.f ? 0.f : (v > top ? top : v);
-        q[i] = static_cast<uint8_t>(v);
+        const float v = std::nearbyint(input<kAffine>(x, mul, add, i) * inv) + static_cast<float>(zero_point);
+        // Through int32: converted straight to uint8 the loop vectorized into mask-register shuffles.
+        q[i] = static_cast<uint8_t>(static_cast<int32_t>(std::min(std::max(v, 0.f), top)));
     }
     return {scale, zero_point};
 }
