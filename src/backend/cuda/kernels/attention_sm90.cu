@@ -26,25 +26,24 @@ constexpr int kHeadDim = 64;  // 128 bytes a row: one swizzle atom wide
 // FlashAttention-3's overlap of the next tile's Q Kᵀ with this one's softmax (docs/performance.md): 64-key tiles,
 // two consumers, three stages and two blocks per SM were the fastest or within 2% at every shape. The cap costs 24
 // bytes of spills (96 registers a thread); uncapped, at 109 registers, the kernel ran 1.25x slower on the H200.
-struct Config {
-    static constexpr int kBlockN = 64;                         // keys per tile
-    static constexpr int kConsumers = 2;                       // warpgroups of 64 queries
-    static constexpr int kStages = 3;                          // K/V tile pairs in flight
-    static constexpr int kMinBlocks = 2;                       // blocks per SM the registers are capped for
-    static constexpr int kBlockM = 64 * kConsumers;            // queries per block
-    static constexpr int kThreads = 128 * kConsumers + 32;     // + the producer warp
-    static constexpr int kTileBytes = kBlockN * kHeadDim * 2;  // one K or V tile
-    static constexpr int kQBytes = kBlockM * kHeadDim * 2;
-    struct Shared {
-        alignas(1024) uint8_t q[kQBytes];
-        alignas(1024) uint8_t k[kStages][kTileBytes];
-        alignas(1024) uint8_t v[kStages][kTileBytes];
-        uint64_t q_full;
-        uint64_t full[kStages];   // K and V of the stage landed (TMA transaction bytes)
-        uint64_t empty[kStages];  // every consumer warp is done with the stage
-    };
-    static constexpr size_t kSharedBytes = sizeof(Shared) + 1024;  // + alignment slack of the dynamic window
+constexpr int kBlockN = 64;                         // keys per tile; also one warpgroup's queries: TMA boxes
+constexpr int kConsumers = 2;                       // warpgroups of 64 queries
+constexpr int kStages = 3;                          // K/V tile pairs in flight
+constexpr int kMinBlocks = 2;                       // blocks per SM the registers are capped for
+constexpr int kBlockM = 64 * kConsumers;            // queries per block
+constexpr int kThreads = 128 * kConsumers + 32;     // + the producer warp
+constexpr int kTileBytes = kBlockN * kHeadDim * 2;  // one K or V tile, or one warpgroup's Q, 8 KB
+constexpr int kQBytes = kBlockM * kHeadDim * 2;
+
+struct Shared {
+    alignas(1024) uint8_t q[kQBytes];
+    alignas(1024) uint8_t k[kStages][kTileBytes];
+    alignas(1024) uint8_t v[kStages][kTileBytes];
+    uint64_t q_full;
+    uint64_t full[kStages];   // K and V of the stage landed (TMA transaction bytes)
+    uint64_t empty[kStages];  // every consumer warp is done with the stage
 };
+constexpr size_t kSharedBytes = sizeof(Shared) + 1024;  // + alignment slack of the dynamic window
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
@@ -72,7 +71,7 @@ __device__ __forceinline__ void mbar_wait(uint64_t* bar, int parity) {
     } while (!done);
 }
 
-// A box of a qkv tensor map (64 columns x the map's rows) at (column, row) into swizzled shared memory.
+// A [64 rows, 64 columns] box of the qkv tensor map at (column, row) into swizzled shared memory.
 __device__ __forceinline__ void tma_load(void* dst, const CUtensorMap* map, int column, int row, uint64_t* bar) {
     asm volatile(
         "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], "
@@ -181,29 +180,28 @@ __device__ __forceinline__ void issue_scores(float (&s)[32], uint64_t q_desc, ui
 #pragma unroll
     for (int kk = 0; kk < 4; ++kk) wgmma_ss_n64<T>(s, q_desc + 2 * kk, k_desc + 2 * kk, kk > 0);
 }
-// o += P V over n keys: steps of 16 keys (16 rows of 128 bytes). Issued, not committed.
-template <typename T, int n>
-__device__ __forceinline__ void issue_pv(float (&o)[32], const uint32_t (&p)[n / 16][4], uint64_t v_desc) {
+// o += P V: 4 steps of 16 keys (16 rows of 128 bytes). Issued, not committed.
+template <typename T>
+__device__ __forceinline__ void issue_pv(float (&o)[32], const uint32_t (&p)[4][4], uint64_t v_desc) {
 #pragma unroll
-    for (int kk = 0; kk < n / 16; ++kk) wgmma_rs_n64<T>(o, p[kk], v_desc + kk * (16 * kHeadDim * 2 >> 4));
+    for (int kk = 0; kk < 4; ++kk) wgmma_rs_n64<T>(o, p[kk], v_desc + kk * (16 * kHeadDim * 2 >> 4));
 }
 
-// The online softmax of one tile of n keys in place: s becomes exp2((s − running max)·scale) (0 for keys at or
+// The online softmax of one tile in place: s becomes exp2((s − running max)·scale) (0 for keys at or
 // past `len`), with the maximum taken on the unscaled scores (the scale is positive) so that the scaling is part
 // of the exponent's one FMA; the running max and this thread's row sums are updated, and `correction` is what O
 // must be multiplied by. s[i] is row (i / 2) % 2 (of the thread's two), key k0 + (i / 4) * 8 + quad_lane * 2 + i % 2.
-template <int n>
-__device__ __forceinline__ void softmax_tile(float (&s)[n / 2], float (&row_max)[2], float (&row_sum)[2],
+__device__ __forceinline__ void softmax_tile(float (&s)[32], float (&row_max)[2], float (&row_sum)[2],
                                              float (&correction)[2], int k0, int len, int quad_lane, float scale_log2) {
     float tile_max[2] = {-INFINITY, -INFINITY};
-    if (k0 + n > len) {
+    if (k0 + kBlockN > len) {
 #pragma unroll
-        for (int i = 0; i < n / 2; ++i) {
+        for (int i = 0; i < 32; ++i) {
             if (k0 + (i / 4) * 8 + quad_lane * 2 + i % 2 >= len) s[i] = -INFINITY;
         }
     }
 #pragma unroll
-    for (int i = 0; i < n / 2; ++i) tile_max[(i / 2) % 2] = fmaxf(tile_max[(i / 2) % 2], s[i]);
+    for (int i = 0; i < 32; ++i) tile_max[(i / 2) % 2] = fmaxf(tile_max[(i / 2) % 2], s[i]);
     float offset[2];  // −max·scale
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
@@ -216,17 +214,17 @@ __device__ __forceinline__ void softmax_tile(float (&s)[n / 2], float (&row_max)
         offset[r] = -new_max * scale_log2;
     }
 #pragma unroll
-    for (int i = 0; i < n / 2; ++i) {
+    for (int i = 0; i < 32; ++i) {
         s[i] = exp2_approx(fmaf(s[i], scale_log2, offset[(i / 2) % 2]));
         row_sum[(i / 2) % 2] += s[i];
     }
 }
 
 // The accumulator layout of s is the A-operand layout of P: register h of k-step kk holds s[8kk + 2h], s[8kk + 2h + 1].
-template <typename T, int n>
-__device__ __forceinline__ void to_operand(const float (&s)[n / 2], uint32_t (&p)[n / 16][4]) {
+template <typename T>
+__device__ __forceinline__ void to_operand(const float (&s)[32], uint32_t (&p)[4][4]) {
 #pragma unroll
-    for (int kk = 0; kk < n / 16; ++kk) {
+    for (int kk = 0; kk < 4; ++kk) {
 #pragma unroll
         for (int h = 0; h < 4; ++h) p[kk][h] = pack<T>(s[8 * kk + 2 * h], s[8 * kk + 2 * h + 1]);
     }
@@ -234,22 +232,17 @@ __device__ __forceinline__ void to_operand(const float (&s)[n / 2], uint32_t (&p
 
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
-// q_map: boxes of 64 rows (one warpgroup's queries); kv_map: boxes of kBlockN rows.
 template <typename T>
-__global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocks)
-    flash_attention_sm90_kernel(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap kv_map,
-                                const int32_t* cu_seqlens, T* out, int hidden, float scale_log2) {
+__global__ void __launch_bounds__(kThreads, kMinBlocks)
+    flash_attention_sm90_kernel(const __grid_constant__ CUtensorMap qkv_map, const int32_t* cu_seqlens, T* out,
+                                int hidden, float scale_log2) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    using Cfg = Config;
-    constexpr int kBlockN = Cfg::kBlockN, kStages = Cfg::kStages;
-    static_assert(kBlockN == 64, "issue_scores is for 64-key tiles");
-    using Shared = Cfg::Shared;
     extern __shared__ uint8_t shared_raw[];
     Shared& sm = *reinterpret_cast<Shared*>((reinterpret_cast<uintptr_t>(shared_raw) + 1023) & ~uintptr_t{1023});
     const int seq = blockIdx.z, head = blockIdx.y;
     const int start = cu_seqlens[seq];
     const int len = cu_seqlens[seq + 1] - start;
-    const int q0 = blockIdx.x * Cfg::kBlockM;
+    const int q0 = blockIdx.x * kBlockM;
     if (q0 >= len) return;
     const int n_tiles = (len + kBlockN - 1) / kBlockN;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -257,25 +250,25 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocks)
         mbar_init(&sm.q_full, 1);
         for (int s = 0; s < kStages; ++s) {
             mbar_init(&sm.full[s], 1);
-            mbar_init(&sm.empty[s], 4 * Cfg::kConsumers);
+            mbar_init(&sm.empty[s], 4 * kConsumers);
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     __syncthreads();
 
-    if (warp == 4 * Cfg::kConsumers) {  // the producer
+    if (warp == 4 * kConsumers) {  // the producer
         if (lane == 0) {
             const int column = head * kHeadDim;
-            mbar_expect_bytes(&sm.q_full, Cfg::kQBytes);
-            for (int w = 0; w < Cfg::kConsumers; ++w) {
-                tma_load(sm.q + w * 64 * kHeadDim * 2, &q_map, column, start + q0 + 64 * w, &sm.q_full);
+            mbar_expect_bytes(&sm.q_full, kQBytes);
+            for (int w = 0; w < kConsumers; ++w) {
+                tma_load(sm.q + w * kTileBytes, &qkv_map, column, start + q0 + 64 * w, &sm.q_full);
             }
             for (int t = 0; t < n_tiles; ++t) {
                 const int stage = t % kStages;
                 mbar_wait(&sm.empty[stage], ((t / kStages) & 1) ^ 1);
-                mbar_expect_bytes(&sm.full[stage], 2 * Cfg::kTileBytes);
-                tma_load(sm.k[stage], &kv_map, hidden + column, start + t * kBlockN, &sm.full[stage]);
-                tma_load(sm.v[stage], &kv_map, 2 * hidden + column, start + t * kBlockN, &sm.full[stage]);
+                mbar_expect_bytes(&sm.full[stage], 2 * kTileBytes);
+                tma_load(sm.k[stage], &qkv_map, hidden + column, start + t * kBlockN, &sm.full[stage]);
+                tma_load(sm.v[stage], &qkv_map, 2 * hidden + column, start + t * kBlockN, &sm.full[stage]);
             }
         }
         return;
@@ -289,8 +282,8 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocks)
     float o[32] = {};                           // 64 queries x 64 dims: 8 chunks of 8 dims, 4 values each
     float row_max[2] = {-INFINITY, -INFINITY};  // rows lane / 4 and lane / 4 + 8 of this warp's 16
     float row_sum[2] = {0.f, 0.f};              // this thread's partial sums
-    float s[kBlockN / 2];                       // scores: 64 queries x kBlockN keys, chunks of 8 keys
-    uint32_t p[kBlockN / 16][4];                // P as the A operand: 16 keys (two chunks) a k-step
+    float s[32];                                // scores: 64 queries x 64 keys, 8 chunks of 8 keys
+    uint32_t p[4][4];                           // P as the A operand: 16 keys (two chunks) a k-step
     float correction[2];
     mbar_wait(&sm.q_full, 0);
     for (int t = 0; t < n_tiles; ++t) {
@@ -301,12 +294,12 @@ __global__ void __launch_bounds__(Config::kThreads, Config::kMinBlocks)
         wgmma_commit();
         wgmma_wait<0>();
         pin(s);
-        softmax_tile<kBlockN>(s, row_max, row_sum, correction, t * kBlockN, len, quad_lane, scale_log2);
-        to_operand<T, kBlockN>(s, p);
+        softmax_tile(s, row_max, row_sum, correction, t * kBlockN, len, quad_lane, scale_log2);
+        to_operand<T>(s, p);
 #pragma unroll
         for (int i = 0; i < 32; ++i) o[i] *= correction[(i / 2) % 2];
         wgmma_fence();
-        issue_pv<T, kBlockN>(o, p, v_desc(stage));
+        issue_pv<T>(o, p, v_desc(stage));
         wgmma_commit();
         wgmma_wait<0>();
         pin(o);
@@ -353,14 +346,14 @@ EncodeTiled encode_tiled() {
     return fn;
 }
 
-// qkv [n_tokens, 3 * hidden] as a 2-D tensor map, innermost dimension first, in boxes of 64 columns x `rows`.
+// qkv [n_tokens, 3 * hidden] as a 2-D tensor map, innermost dimension first, in boxes of 64 columns x kBlockN rows.
 template <typename T>
-bool encode_qkv(CUtensorMap* map, const void* qkv, int n_tokens, int hidden, int rows) {
+bool encode_qkv(CUtensorMap* map, const void* qkv, int n_tokens, int hidden) {
     const EncodeTiled encode = encode_tiled();
     if (encode == nullptr) return false;
     const cuuint64_t dims[2] = {static_cast<cuuint64_t>(3 * hidden), static_cast<cuuint64_t>(n_tokens)};
     const cuuint64_t strides[1] = {static_cast<cuuint64_t>(3 * hidden) * sizeof(T)};
-    const cuuint32_t box[2] = {kHeadDim, static_cast<cuuint32_t>(rows)};
+    const cuuint32_t box[2] = {kHeadDim, kBlockN};
     const cuuint32_t element_strides[2] = {1, 1};
     return encode(map, std::is_same_v<T, __half> ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
                   2, const_cast<void*>(qkv), dims, strides, box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
@@ -371,23 +364,19 @@ bool encode_qkv(CUtensorMap* map, const void* qkv, int n_tokens, int hidden, int
 template <typename T>
 cudaError_t launch(const void* qkv, const int32_t* cu_seqlens, void* out, int n_seqs, int max_seqlen, int n_tokens,
                    int n_heads, int hidden, cudaStream_t stream) {
-    using Cfg = Config;
     // Per call: the attribute belongs to the current device's context (a cheap host-side setting).
     if (const cudaError_t e =
             cudaFuncSetAttribute(flash_attention_sm90_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 static_cast<int>(Cfg::kSharedBytes));
+                                 static_cast<int>(kSharedBytes));
         e != cudaSuccess) {
         return e;
     }
-    CUtensorMap q_map, kv_map;
-    if (!encode_qkv<T>(&q_map, qkv, n_tokens, hidden, 64) ||
-        !encode_qkv<T>(&kv_map, qkv, n_tokens, hidden, Cfg::kBlockN)) {
-        return cudaErrorNotSupported;
-    }
-    const dim3 grid((max_seqlen + Cfg::kBlockM - 1) / Cfg::kBlockM, n_heads, n_seqs);
+    CUtensorMap qkv_map;
+    if (!encode_qkv<T>(&qkv_map, qkv, n_tokens, hidden)) return cudaErrorNotSupported;
+    const dim3 grid((max_seqlen + kBlockM - 1) / kBlockM, n_heads, n_seqs);
     const float scale_log2 = 1.4426950408889634f / sqrtf(static_cast<float>(kHeadDim));  // log2(e) / √d
-    flash_attention_sm90_kernel<T><<<grid, Cfg::kThreads, Cfg::kSharedBytes, stream>>>(
-        q_map, kv_map, cu_seqlens, static_cast<T*>(out), hidden, scale_log2);
+    flash_attention_sm90_kernel<T>
+        <<<grid, kThreads, kSharedBytes, stream>>>(qkv_map, cu_seqlens, static_cast<T*>(out), hidden, scale_log2);
     return cudaGetLastError();
 }
 
