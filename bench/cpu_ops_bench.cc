@@ -123,6 +123,31 @@ int main(int argc, char** argv) {
 
     constexpr int kHeads = 16;
     constexpr int64_t kHidden = 1024;
+    constexpr int64_t kIntermediate = 4096;
+    {  // The FFN block as the encoder runs it (Backend::feed_forward): against the sum of the two rows above.
+        const auto w_up = random_vector(kIntermediate * kHidden, rng, 0.05f);
+        const auto b_up = random_vector(kIntermediate, rng, 0.05f);
+        const auto w_down = random_vector(kHidden * kIntermediate, rng, 0.05f);
+        const auto b_down = random_vector(kHidden, rng, 0.05f);
+        const auto x_host = random_vector(rows * kHidden, rng, 1.f);
+        const std::vector<float> gamma(kHidden, 1.f), beta(kHidden, 0.f);
+        for (int p = 0; p < 3; ++p) {
+            bge::Backend& be = *precisions[p];
+            auto up = ok_value(be.make_encoder_linear(bge::EncoderLinear::kFfnIn, w_up.data(), b_up.data(),
+                                                      kIntermediate, kHidden, bge::InputNorm{gamma, beta}));
+            auto down = ok_value(be.make_encoder_linear(bge::EncoderLinear::kFfnOut, w_down.data(), b_down.data(),
+                                                        kHidden, kIntermediate, {}));
+            auto x = ok_value(be.upload(x_host.data(), rows, kHidden, bge::DType::kF32));
+            auto mid = ok_value(be.alloc(bge::DType::kF32, rows, kIntermediate));
+            auto y = ok_value(be.alloc(bge::DType::kF32, rows, kHidden));
+            const double s = min_seconds(reps, [&] { be.feed_forward(x.view, *up, *down, mid.view, y.view); });
+            char shape[128];
+            std::snprintf(shape, sizeof shape, "[%lld,%lld] -> %lld -> %lld FFN block %s", static_cast<long long>(rows),
+                          static_cast<long long>(kHidden), static_cast<long long>(kIntermediate),
+                          static_cast<long long>(kHidden), kPrecisionNames[p]);
+            results.push_back({"ffn", shape, s * 1e3, 4.0 * rows * kHidden * kIntermediate / s / 1e9});
+        }
+    }
     for (const int64_t len : {512, 8192}) {
         const auto qkv_host = random_vector(len * 3 * kHidden, rng, 1.f);
         auto qkv = ok_value(backend->upload(qkv_host.data(), len, 3 * kHidden, bge::DType::kF32));

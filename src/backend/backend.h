@@ -139,6 +139,16 @@ class Backend {
     // y [n, out] = act(x [n, in] · Wᵀ + b). x is in the activation dtype; y in it or in F32. No overlap.
     virtual void linear(const Tensor& x, const LinearWeight& w, Activation act, const Tensor& y) = 0;
 
+    // The encoder's feed-forward block: y [n, hidden] = gelu(x [n, hidden] · W_upᵀ + b_up) · W_downᵀ + b_down, with
+    // mid [n, intermediate] (activation dtype) as scratch for the inner activations. A backend may fuse the two
+    // maps (the CPU hands the inner activations to the second GEMM in its input precision without a pass over
+    // memory); the result is that of the two linear() calls. No overlap.
+    virtual void feed_forward(const Tensor& x, const LinearWeight& up, const LinearWeight& down, const Tensor& mid,
+                              const Tensor& y) {
+        linear(x, up, Activation::kGelu, mid);
+        linear(mid, down, Activation::kNone, y);
+    }
+
     // out [m, cols] = x [rows[i]] for i < m, converted to out.dtype (F32 or the activation dtype).
     // rows: I32 device tensor [m, 1], each < x.rows (checked by the caller).
     virtual void gather_rows(const Tensor& x, const Tensor& rows, const Tensor& out) = 0;

@@ -161,8 +161,7 @@ Tensor XlmrEncoder::forward(const PackedBatch& batch, EncoderWorkspace& ws) cons
         for (int64_t r = 0; r < n; r += ws.ffn.view.rows) {
             const int64_t rows = std::min(ws.ffn.view.rows, n - r);
             const Tensor ffn = ws.ffn.view.row_slice(0, rows);  // [rows, intermediate]
-            backend_.linear(x.row_slice(r, rows), *layer.ffn_in, Activation::kGelu, ffn);
-            backend_.linear(ffn, *layer.ffn_out, Activation::kNone, y.row_slice(r, rows));
+            backend_.feed_forward(x.row_slice(r, rows), *layer.ffn_in, *layer.ffn_out, ffn, y.row_slice(r, rows));
         }
         backend_.add_layer_norm(y, x, layer.ffn_ln_gamma.view, layer.ffn_ln_beta.view, eps);
         std::swap(x, y);

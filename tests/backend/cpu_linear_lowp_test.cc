@@ -269,5 +269,45 @@ TEST(CpuLinearLowPrecision, Int8NonFiniteRowIsNanAlone) {
     }
 }
 
+// Backend::feed_forward fuses the FFN's two maps (the inner activations go to the second GEMM as u8 codes or bf16
+// straight from the first's epilogue) and must give exactly what the two linear() calls give, in every precision,
+// with the up map smoothed by its LayerNorm hint; a non-finite input row stays NaN alone through both maps.
+TEST(CpuLinearLowPrecision, FeedForwardIsTheTwoLinears) {
+    const int64_t n = 37, hidden = 96, inter = 384;
+    const Norm norm = outlier_norm(hidden, 21);
+    const std::vector<float> w_up = test::random_floats(inter * hidden, 22, -0.2f, 0.2f);
+    const std::vector<float> b_up = test::random_floats(inter, 23);
+    const std::vector<float> w_down = test::random_floats(hidden * inter, 24, -0.1f, 0.1f);
+    const std::vector<float> b_down = test::random_floats(hidden, 25);
+    std::vector<float> x = norm_output(norm, n, 26);
+    x[5 * hidden + 17] = NAN;
+    for (CpuPrecision precision : {CpuPrecision::kF32, CpuPrecision::kBF16, CpuPrecision::kInt8}) {
+        SCOPED_TRACE(testing::Message() << "precision " << static_cast<int>(precision));
+        auto backend = make_cpu_backend(2, precision);
+        auto up = test::ok_value(
+            backend->make_encoder_linear(EncoderLinear::kFfnIn, w_up.data(), b_up.data(), inter, hidden, norm.view()));
+        auto down = test::ok_value(
+            backend->make_encoder_linear(EncoderLinear::kFfnOut, w_down.data(), b_down.data(), hidden, inter, {}));
+        DeviceTensor xd = test::ok_value(backend->upload(x.data(), n, hidden, DType::kF32));
+        DeviceTensor mid = test::ok_value(backend->alloc(DType::kF32, n, inter));
+        DeviceTensor fused = test::ok_value(backend->alloc(DType::kF32, n, hidden));
+        DeviceTensor separate = test::ok_value(backend->alloc(DType::kF32, n, hidden));
+        backend->feed_forward(xd.view, *up, *down, mid.view, fused.view);
+        backend->linear(xd.view, *up, Activation::kGelu, mid.view);
+        backend->linear(mid.view, *down, Activation::kNone, separate.view);
+        const std::vector<float> got = test::to_host(*backend, fused.view);
+        const std::vector<float> want = test::to_host(*backend, separate.view);
+        int failures = 0;
+        for (int64_t i = 0; i < n * hidden; ++i) {
+            const bool ok = i / hidden == 5 ? std::isnan(got[i]) : got[i] == want[i];
+            if (!ok && ++failures <= 5) {
+                ADD_FAILURE() << "row " << i / hidden << " col " << i % hidden << ": fused " << got[i]
+                              << ", two linears " << want[i] << " (" << backend->gemm_kernels() << ")";
+            }
+        }
+        EXPECT_EQ(failures, 0);
+    }
+}
+
 }  // namespace
 }  // namespace bge

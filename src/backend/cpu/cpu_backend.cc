@@ -103,10 +103,13 @@ class CpuBackend final : public Backend {
         return out;
     }
     void linear(const Tensor& x, const LinearWeight& w, Activation act, const Tensor& y) override {
-        const auto* cw = dynamic_cast<const cpu::CpuLinearWeight*>(&w);
-        BGE_CHECK(cw != nullptr);  // made by a CPU backend
         use_threads();
-        linear_.run(x, *cw, act, y);
+        linear_.run(x, cpu_weight(w), act, y);
+    }
+    void feed_forward(const Tensor& x, const LinearWeight& up, const LinearWeight& down, const Tensor& mid,
+                      const Tensor& y) override {
+        use_threads();
+        linear_.run_pair(x, cpu_weight(up), Activation::kGelu, cpu_weight(down), mid, y);
     }
     void gather_rows(const Tensor& x, const Tensor& rows, const Tensor& out) override {
         BGE_CHECK(x.dtype == DType::kF32 && out.dtype == DType::kF32 && rows.dtype == DType::kI32);
@@ -133,6 +136,11 @@ class CpuBackend final : public Backend {
  private:
     // oneDNN (OpenMP build) sizes its parallel regions by the calling thread's OpenMP setting.
     void use_threads() const { omp_set_num_threads(n_threads_); }
+    static const cpu::CpuLinearWeight& cpu_weight(const LinearWeight& w) {
+        const auto* cw = dynamic_cast<const cpu::CpuLinearWeight*>(&w);
+        BGE_CHECK(cw != nullptr);  // made by a CPU backend
+        return *cw;
+    }
 
     // The GEMM type of an encoder map with `in` inputs under precision_ (see CpuPrecision).
     cpu::GemmType gemm_type(int64_t in) const {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <functional>
 
+#include "backend/cpu/cpu_activation.h"
 #include "core/check.h"
 
 namespace bge::cpu {
@@ -138,7 +139,7 @@ std::unique_ptr<CpuLinearWeight> make_cpu_linear(const dnnl::engine& engine, con
 size_t LinearRunner::KeyHash::operator()(const Key& key) const {
     size_t h = std::hash<int64_t>()(key.m);
     for (int64_t v : {key.k, key.n, static_cast<int64_t>(key.type), static_cast<int64_t>(key.bias),
-                      static_cast<int64_t>(key.act)}) {
+                      static_cast<int64_t>(key.act), static_cast<int64_t>(key.bf16_dst)}) {
         h = h * 1000003u ^ std::hash<int64_t>()(v);
     }
     return h;
@@ -148,20 +149,17 @@ LinearRunner::Entry& LinearRunner::entry_for(const Key& key, const dnnl::memory:
     if (auto it = cache_.find(key); it != cache_.end()) return it->second;
     if (cache_.size() >= kMaxCachedPrimitives) cache_.clear();
     try {
-        // INT8 sums are dequantized before the bias and the activation, so those run after the matmul.
-        const bool fused = key.type != GemmType::kInt8;
         dnnl::post_ops ops;
-        if (fused && key.act != Activation::kNone) ops.append_eltwise(1.f, eltwise_for(key.act), 0.f, 0.f);
+        if (key.act != Activation::kNone) ops.append_eltwise(1.f, eltwise_for(key.act), 0.f, 0.f);
         dnnl::primitive_attr attr;
         attr.set_post_ops(ops);
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
 
         const dnnl::memory::desc src_md({key.m, key.k}, src_type(key.type), tag::ab);
-        const dnnl::memory::desc dst_md({key.m, key.n}, dst_type(key.type), tag::ab);
+        const dnnl::memory::desc dst_md({key.m, key.n}, key.bf16_dst ? dt::bf16 : dst_type(key.type), tag::ab);
         const dnnl::memory::desc bias_md({1, key.n}, dt::f32, tag::ab);
-        const bool bias = fused && key.bias;
-        const auto desc = bias ? dnnl::matmul::desc(src_md, weights_desc, bias_md, dst_md)
-                               : dnnl::matmul::desc(src_md, weights_desc, dst_md);
+        const auto desc = key.bias ? dnnl::matmul::desc(src_md, weights_desc, bias_md, dst_md)
+                                   : dnnl::matmul::desc(src_md, weights_desc, dst_md);
         const dnnl::matmul::primitive_desc pd(desc, attr, engine_);
 
         Entry e;
@@ -174,103 +172,128 @@ LinearRunner::Entry& LinearRunner::entry_for(const Key& key, const dnnl::memory:
                   {DNNL_ARG_WEIGHTS, e.weights.get()},
                   {DNNL_ARG_DST, e.dst.get()},
                   {DNNL_ARG_SCRATCHPAD, e.scratchpad.get()}};
-        if (bias) {
+        if (key.bias) {
             e.bias = dnnl::memory(bias_md, engine_, DNNL_MEMORY_NONE);
             e.args.push_back({DNNL_ARG_BIAS, e.bias.get()});
         }
-        size_t scratch = pd.scratchpad_desc().get_size();
-        if (!fused && key.act != Activation::kNone) {
-            // In place on the dequantized F32 output, which is the matmul's s32 destination memory.
-            dnnl::primitive_attr eltwise_attr;
-            eltwise_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-            const dnnl::memory::desc f32_md({key.m, key.n}, dt::f32, tag::ab);
-            const dnnl::eltwise_forward::primitive_desc epd(
-                dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, eltwise_for(key.act), f32_md, 0.f, 0.f),
-                eltwise_attr, engine_);
-            e.activation = dnnl::eltwise_forward(epd);
-            scratch = std::max(scratch, epd.scratchpad_desc().get_size());
-            // The eltwise reads and writes dst's buffer, viewed as F32.
-            e.activation_view = dnnl::memory(f32_md, engine_, DNNL_MEMORY_NONE);
-            e.activation_scratchpad = dnnl::memory(epd.scratchpad_desc(), engine_, DNNL_MEMORY_NONE);
-            e.activation_args = {{DNNL_ARG_SRC, e.activation_view.get()},
-                                 {DNNL_ARG_DST, e.activation_view.get()},
-                                 {DNNL_ARG_SCRATCHPAD, e.activation_scratchpad.get()}};
-        }
-        scratchpad_.reserve(scratch);
+        scratchpad_.reserve(pd.scratchpad_desc().get_size());
         return cache_.emplace(key, std::move(e)).first->second;
     } catch (const dnnl::error& e) {
         die("matmul primitive creation", e.what());
     }
 }
 
-void LinearRunner::execute(const dnnl::primitive& p, const std::vector<dnnl_exec_arg_t>& args) {
+LinearRunner::Key LinearRunner::key_for(int64_t m, const CpuLinearWeight& w, Activation act, bool bf16_dst) {
+    // INT8 sums are dequantized before the bias and the activation, so those run in int8_epilogue.
+    const bool int8 = w.type == GemmType::kInt8;
+    return {m,       w.in_features, w.out_features, w.type, !int8 && !w.bias.empty(), int8 ? Activation::kNone : act,
+            bf16_dst};
+}
+
+void LinearRunner::matmul(const Key& key, const CpuLinearWeight& w, void* src, void* dst) {
+    Entry& e = entry_for(key, w.weights.get_desc());
+    try {
+        e.src.set_data_handle(src);
+        e.weights.set_data_handle(w.weights.get_data_handle());
+        e.dst.set_data_handle(dst);
+        e.scratchpad.set_data_handle(scratchpad_.data());
+        if (e.bias) e.bias.set_data_handle(const_cast<float*>(w.bias.data()));
+    } catch (const dnnl::error& err) {
+        die("matmul argument binding", err.what());
+    }
     const dnnl_status_t status =
-        dnnl_primitive_execute(p.get(), stream_.get(), static_cast<int>(args.size()), args.data());
+        dnnl_primitive_execute(e.primitive.get(), stream_.get(), static_cast<int>(e.args.size()), e.args.data());
     if (status != dnnl_success) die("matmul execution", dnnl_status2str(status));
     if (dnnl_stream_wait(stream_.get()) != dnnl_success) die("matmul execution", "stream wait");
 }
 
-void* LinearRunner::prepare_source(const Tensor& x, const CpuLinearWeight& w) {
+void* LinearRunner::prepare_source(const Tensor& x, const CpuLinearWeight& w, Converted& into) {
     const GemmType type = w.type;
     const int64_t m = x.rows;
     const int64_t k = x.cols;
     const auto* xf = static_cast<const float*>(x.data);
     if (type == GemmType::kF32) return x.data;
     if (type == GemmType::kBF16) {
-        auto* dst = static_cast<uint16_t*>(src_.reserve(sizeof(uint16_t) * m * k));
+        auto* dst = static_cast<uint16_t*>(into.data.reserve(sizeof(uint16_t) * m * k));
 #pragma omp parallel for num_threads(n_threads_) schedule(static)
         for (int64_t r = 0; r < m; ++r) to_bf16(xf + r * k, k, dst + r * k);
         return dst;
     }
-    auto* dst = static_cast<uint8_t*>(src_.reserve(static_cast<size_t>(m * k)));
-    if (row_quant_.size() < static_cast<size_t>(m)) row_quant_.resize(m);
+    auto* dst = static_cast<uint8_t*>(into.data.reserve(static_cast<size_t>(m * k)));
+    if (into.rows.size() < static_cast<size_t>(m)) into.rows.resize(m);
     const float* mul = w.in_mul.empty() ? nullptr : w.in_mul.data();
     const float* add = w.in_add.empty() ? nullptr : w.in_add.data();
 #pragma omp parallel for num_threads(n_threads_) schedule(static)
-    for (int64_t r = 0; r < m; ++r) row_quant_[r] = quantize_row_u8(xf + r * k, k, kU8MaxCode, dst + r * k, mul, add);
+    for (int64_t r = 0; r < m; ++r) into.rows[r] = quantize_row_u8(xf + r * k, k, kU8MaxCode, dst + r * k, mul, add);
     return dst;
+}
+
+void LinearRunner::int8_epilogue(const Tensor& x, const CpuLinearWeight& w, const RowQuant* rows, Activation act,
+                                 const Tensor& y, const CpuLinearWeight* next, Converted* next_source) {
+    const int64_t n = y.cols;
+    auto* out = static_cast<char*>(y.data);
+    const float* bias = w.bias.empty() ? nullptr : w.bias.data();
+    const auto* xf = static_cast<const float*>(x.data);
+    const bool to_int8 = next != nullptr && next->type == GemmType::kInt8;
+    const bool to_bf16_src = next != nullptr && next->type == GemmType::kBF16;
+    void* next_data = nullptr;
+    if (to_int8) {
+        next_data = next_source->data.reserve(static_cast<size_t>(y.rows * n));
+        if (next_source->rows.size() < static_cast<size_t>(y.rows)) next_source->rows.resize(y.rows);
+    } else if (to_bf16_src) {
+        next_data = next_source->data.reserve(sizeof(uint16_t) * y.rows * n);
+    }
+    const float* mul = to_int8 && !next->in_mul.empty() ? next->in_mul.data() : nullptr;
+    const float* add = to_int8 && !next->in_add.empty() ? next->in_add.data() : nullptr;
+#pragma omp parallel for num_threads(n_threads_) schedule(static)
+    for (int64_t r = 0; r < y.rows; ++r) {
+        auto* row = reinterpret_cast<float*>(out + r * n * 4);  // s32 in, F32 out
+        dequantize_row(row, n, rows[r], w.scales.data(), w.sums.data(), bias);
+        if (!w.exact.empty()) add_exact_channels(row, n, xf + r * x.cols, w.exact, w.exact_weights.data());
+        apply_activation(row, n, act);
+        if (to_int8) {
+            next_source->rows[r] =
+                quantize_row_u8(row, n, kU8MaxCode, static_cast<uint8_t*>(next_data) + r * n, mul, add);
+        } else if (to_bf16_src) {
+            to_bf16(row, n, static_cast<uint16_t*>(next_data) + r * n);
+        }
+    }
 }
 
 void LinearRunner::run(const Tensor& x, const CpuLinearWeight& w, Activation act, const Tensor& y) {
     BGE_CHECK(x.dtype == DType::kF32 && y.dtype == DType::kF32);
     BGE_CHECK(x.cols == w.in_features && y.cols == w.out_features && x.rows == y.rows);
     if (x.rows == 0) return;
-    const Key key{x.rows, w.in_features, w.out_features, w.type, !w.bias.empty(), act};
-    Entry& e = entry_for(key, w.weights.get_desc());
-    void* src = prepare_source(x, w);
-    try {
-        e.src.set_data_handle(src);
-        e.weights.set_data_handle(w.weights.get_data_handle());
-        e.dst.set_data_handle(y.data);
-        e.scratchpad.set_data_handle(scratchpad_.data());
-        if (e.bias) e.bias.set_data_handle(const_cast<float*>(w.bias.data()));
-    } catch (const dnnl::error& err) {
-        die("matmul argument binding", err.what());
-    }
-    execute(e.primitive, e.args);
-    if (w.type != GemmType::kInt8) return;
+    void* src = prepare_source(x, w, source_);
+    matmul(key_for(x.rows, w, act, false), w, src, y.data);
+    if (w.type == GemmType::kInt8) int8_epilogue(x, w, source_.rows.data(), act, y, nullptr, nullptr);
+}
 
-    const int64_t n = y.cols;
-    auto* out = static_cast<char*>(y.data);
-    const float* bias = w.bias.empty() ? nullptr : w.bias.data();
-    const auto* xf = static_cast<const float*>(x.data);
-#pragma omp parallel for num_threads(n_threads_) schedule(static)
-    for (int64_t r = 0; r < y.rows; ++r) {
-        dequantize_row(out + r * n * 4, n, row_quant_[r], w.scales.data(), w.sums.data(), bias);
-        if (!w.exact.empty()) {
-            add_exact_channels(reinterpret_cast<float*>(out + r * n * 4), n, xf + r * x.cols, w.exact,
-                               w.exact_weights.data());
-        }
+void LinearRunner::run_pair(const Tensor& x, const CpuLinearWeight& first, Activation act,
+                            const CpuLinearWeight& second, const Tensor& mid, const Tensor& y) {
+    BGE_CHECK(x.dtype == DType::kF32 && mid.dtype == DType::kF32 && y.dtype == DType::kF32);
+    BGE_CHECK(x.cols == first.in_features && mid.cols == first.out_features && y.cols == second.out_features);
+    BGE_CHECK(second.in_features == first.out_features && x.rows == mid.rows && x.rows == y.rows);
+    if (x.rows == 0) return;
+    const bool int8_first = first.type == GemmType::kInt8 && second.type != GemmType::kF32;
+    const bool bf16_both = first.type == GemmType::kBF16 && second.type == GemmType::kBF16;
+    if (!int8_first && !bf16_both) {
+        run(x, first, act, mid);
+        run(mid, second, Activation::kNone, y);
+        return;
     }
-    if (e.activation) {
-        try {
-            e.activation_view.set_data_handle(y.data);
-            e.activation_scratchpad.set_data_handle(scratchpad_.data());
-        } catch (const dnnl::error& err) {
-            die("eltwise argument binding", err.what());
-        }
-        execute(e.activation, e.activation_args);
+    void* src = prepare_source(x, first, source_);
+    if (int8_first) {
+        matmul(key_for(x.rows, first, act, false), first, src, mid.data);
+        int8_epilogue(x, first, source_.rows.data(), act, mid, &second, &intermediate_);
+    } else {
+        // Bias and activation fused, h rounded to bf16 by the first GEMM as to_bf16 would (nearest even).
+        matmul(key_for(x.rows, first, act, true), first, src,
+               intermediate_.data.reserve(sizeof(uint16_t) * mid.rows * mid.cols));
     }
+    matmul(key_for(x.rows, second, Activation::kNone, false), second, intermediate_.data.data(), y.data);
+    if (second.type == GemmType::kInt8)
+        int8_epilogue(mid, second, intermediate_.rows.data(), Activation::kNone, y, nullptr, nullptr);
 }
 
 }  // namespace bge::cpu

@@ -6,7 +6,7 @@
 //   F32:  f32 x, f32 W, bias and activation fused as post-ops.
 //   BF16: x rounded to bf16 per call, bf16 W, f32 accumulation and output, bias and activation fused.
 //   INT8: x quantized per token to u8 (asymmetric, dynamic), W s8 per output channel (symmetric), exact s32
-//         accumulation; our epilogue dequantizes and adds the bias, a oneDNN eltwise applies the activation.
+//         accumulation; our epilogue dequantizes, adds the bias and applies the activation (cpu_activation.h).
 //         Integer sums make a row's result independent of the batch it is in, bitwise. A layer made with an
 //         InputNorm is smoothed (cpu_quantize.h, Smoothing): its W' is quantized, and the quantization pass maps
 //         x to x' on the way.
@@ -66,13 +66,20 @@ class LinearRunner {
     LinearRunner(const dnnl::engine& engine, int n_threads) : engine_(engine), stream_(engine), n_threads_(n_threads) {}
     // y [n, out] = act(x [n, in] · Wᵀ + b); x and y F32.
     void run(const Tensor& x, const CpuLinearWeight& w, Activation act, const Tensor& y);
+    // y [n, out₂] = h · W₂ᵀ + b₂ with h = act(x [n, in₁] · W₁ᵀ + b₁) [n, out₁]: run() twice (mid F32 [n, out₁] is
+    // scratch), except that h reaches the second GEMM in the form it reads without another pass over memory:
+    // after an INT8 first map each row of h is dequantized, activated and quantized for the second while it is
+    // in cache; BF16 -> BF16 has the first GEMM write h in bf16. Same results as run() twice.
+    void run_pair(const Tensor& x, const CpuLinearWeight& first, Activation act, const CpuLinearWeight& second,
+                  const Tensor& mid, const Tensor& y);
 
  private:
     struct Key {
         int64_t m, k, n;
         GemmType type;
-        bool bias;
-        Activation act;
+        bool bias;       // fused into the matmul (not INT8's: its epilogue adds it)
+        Activation act;  // fused into the matmul (kNone for INT8)
+        bool bf16_dst;   // BF16: the matmul writes bf16 instead of F32
         bool operator==(const Key&) const = default;
     };
     struct KeyHash {
@@ -83,23 +90,29 @@ class LinearRunner {
         dnnl::matmul primitive;
         dnnl::memory src, weights, bias, dst, scratchpad;
         std::vector<dnnl_exec_arg_t> args;  // built once; the C API avoids a map per call
-        dnnl::primitive activation;         // INT8 with an activation: in place on dst after the epilogue
-        dnnl::memory activation_view;       // dst's buffer as F32, the activation's source and destination
-        dnnl::memory activation_scratchpad;
-        std::vector<dnnl_exec_arg_t> activation_args;
     };
+    // A GEMM input converted from F32: BF16 or U8 [m, k], and for U8 each row's quantization.
+    struct Converted {
+        ScratchBuffer data;
+        std::vector<RowQuant> rows;
+    };
+    static Key key_for(int64_t m, const CpuLinearWeight& w, Activation act, bool bf16_dst);
     Entry& entry_for(const Key& key, const dnnl::memory::desc& weights_desc);
-    void execute(const dnnl::primitive& p, const std::vector<dnnl_exec_arg_t>& args);
-    // The matmul's source for x: x itself (F32) or x converted into src_ (BF16, INT8; row_quant_ for INT8).
-    void* prepare_source(const Tensor& x, const CpuLinearWeight& w);
+    void matmul(const Key& key, const CpuLinearWeight& w, void* src, void* dst);
+    // The matmul's source for x: x itself (F32) or x converted into `into` (BF16, INT8).
+    void* prepare_source(const Tensor& x, const CpuLinearWeight& w, Converted& into);
+    // INT8, in place on y: its s32 sums become act(dequantized + bias + exact channels of x). With `next` (INT8
+    // or BF16) each row is also converted into *next_source as next's GEMM reads it.
+    void int8_epilogue(const Tensor& x, const CpuLinearWeight& w, const RowQuant* rows, Activation act, const Tensor& y,
+                       const CpuLinearWeight* next, Converted* next_source);
 
     dnnl::engine engine_;
     dnnl::stream stream_;
     int n_threads_;
     std::unordered_map<Key, Entry, KeyHash> cache_;
-    ScratchBuffer scratchpad_;         // shared by all primitives; grows on a cache miss only
-    ScratchBuffer src_;                // BF16 or U8 [m, k]
-    std::vector<RowQuant> row_quant_;  // INT8: [m] per-token scale and zero point
+    ScratchBuffer scratchpad_;  // shared by all primitives; grows on a cache miss only
+    Converted source_;          // the input of run() or of run_pair's first map
+    Converted intermediate_;    // run_pair's h as its second map reads it
 };
 
 }  // namespace bge::cpu

@@ -1,7 +1,8 @@
 #include "backend/cpu/cpu_softmax.h"
 
-#include <bit>
 #include <cmath>
+
+#include "backend/cpu/cpu_exp.h"
 
 namespace bge::cpu {
 
@@ -18,25 +19,9 @@ BGE_VECTOR_CLONES float row_max(const float* s, int64_t n) {
 
 BGE_VECTOR_CLONES float exp_shifted(float* s, int64_t n, float shift) {
     float sum = 0.f;
-    // exp(x) = 2^k * e^r with k = round(x / ln2), r = x - k ln2 (Cody-Waite split of ln2),
-    // e^r by its degree-7 Taylor polynomial (|r| <= ln2 / 2, truncation < 3e-9).
-    // Arguments below -87 are clamped there: e^-87 ~ 1.6e-38 is negligible next to the row's
-    // largest term, which is >= e^0 for the final shift.
 #pragma omp simd reduction(+ : sum)
     for (int64_t i = 0; i < n; ++i) {
-        float x = s[i] - shift;
-        x = x < -87.f ? -87.f : x;
-        const float k = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;  // round to nearest
-        const float r = (x - k * 0.693359375f) - k * -2.12194440e-4f;
-        float p = 1.f / 5040.f;
-        p = p * r + 1.f / 720.f;
-        p = p * r + 1.f / 120.f;
-        p = p * r + 1.f / 24.f;
-        p = p * r + 1.f / 6.f;
-        p = p * r + 0.5f;
-        p = p * r + 1.f;
-        p = p * r + 1.f;
-        const float e = p * std::bit_cast<float>((static_cast<int32_t>(k) + 127) << 23);
+        const float e = exp_nonpositive(s[i] - shift);
         s[i] = e;
         sum += e;
     }
