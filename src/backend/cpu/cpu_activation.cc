@@ -2,12 +2,10 @@
 
 #include <cmath>
 
-#include "backend/cpu/cpu_exp.h"
+#include "backend/cpu/cpu_vector.h"
 
 namespace bge::cpu {
 namespace {
-
-#define BGE_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 // gelu(x) = x * Φ(x) = x * (1 - erfc(x / √2) / 2) for x >= 0 and x * erfc(-x / √2) / 2 below, so that the
 // negative side, where Φ is small, keeps its relative precision.

@@ -206,7 +206,8 @@ const char* onednn_isa_name(dnnl_cpu_isa_t isa) {
 }  // namespace
 
 std::string cpu_isa_in_use() {
-    // The same test as the target_clones dispatch of cpu_softmax.cc (x86-64-v4 needs AVX-512 F/BW/DQ/VL/CD).
+    // The same test as the target_clones dispatch of BGE_VECTOR_CLONES (cpu_vector.h) (x86-64-v4 needs AVX-512
+    // F/BW/DQ/VL/CD).
     __builtin_cpu_init();
     const char* loops = __builtin_cpu_supports("x86-64-v4")   ? "x86-64-v4"
                         : __builtin_cpu_supports("x86-64-v3") ? "x86-64-v3"

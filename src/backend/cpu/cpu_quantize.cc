@@ -5,13 +5,10 @@
 #include <cmath>
 #include <cstring>
 
+#include "backend/cpu/cpu_vector.h"
 #include "core/check.h"
 
 namespace bge::cpu {
-
-// Cloned for AVX-512 and AVX2 machines and dispatched at load time (the baseline build has only SSE2); these
-// passes run once per GEMM over its input or output.
-#define BGE_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 BGE_VECTOR_CLONES void to_bf16(const float* x, int64_t n, uint16_t* out) {
 #pragma omp simd

@@ -2,13 +2,9 @@
 
 #include <cmath>
 
-#include "backend/cpu/cpu_exp.h"
+#include "backend/cpu/cpu_vector.h"
 
 namespace bge::cpu {
-
-// Cloned for AVX-512 and AVX2 machines and dispatched at load time: exp is a sizeable part
-// of long-sequence attention (one per score), and the baseline build only has SSE2.
-#define BGE_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 BGE_VECTOR_CLONES float row_max(const float* s, int64_t n) {
     float m = -INFINITY;

@@ -1,13 +1,17 @@
-// exp for the CPU's vector loops: an inline function that `#pragma omp simd` loops vectorize (libm's expf is a
-// call that stops them).
+// Helpers of the CPU backend's own vector loops (softmax, activations, quantization).
 #pragma once
 
 #include <bit>
 #include <cstdint>
 
+// A loop function cloned for AVX-512 and AVX2 machines and dispatched at load time (the baseline build has only
+// SSE2); cpu_isa_in_use() reports which clone runs.
+#define BGE_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
 namespace bge::cpu {
 
-// exp(x) for x <= 0, within 2e-7 relative; arguments below -87 give e^-87 (~1.6e-38, not 0), and so does NaN
+// exp(x) for x <= 0, inline so that `#pragma omp simd` loops vectorize (libm's expf is a call that stops them);
+// within 2e-7 relative; arguments below -87 give e^-87 (~1.6e-38, not 0), and so does NaN
 // (no float-to-int conversion of a NaN).
 // exp(x) = 2^k * e^r with k = round(x / ln2), r = x - k ln2 (Cody-Waite split of ln2), e^r by its degree-7
 // Taylor polynomial (|r| <= ln2 / 2, truncation < 3e-9).
