@@ -207,24 +207,30 @@ void LinearRunner::matmul(const Key& key, const CpuLinearWeight& w, void* src, v
     if (dnnl_stream_wait(stream_.get()) != dnnl_success) die("matmul execution", "stream wait");
 }
 
-void* LinearRunner::prepare_source(const Tensor& x, const CpuLinearWeight& w, Converted& into) {
-    const GemmType type = w.type;
-    const int64_t m = x.rows;
-    const int64_t k = x.cols;
-    const auto* xf = static_cast<const float*>(x.data);
-    if (type == GemmType::kF32) return x.data;
-    if (type == GemmType::kBF16) {
-        auto* dst = static_cast<uint16_t*>(into.data.reserve(sizeof(uint16_t) * m * k));
-#pragma omp parallel for num_threads(n_threads_) schedule(static)
-        for (int64_t r = 0; r < m; ++r) to_bf16(xf + r * k, k, dst + r * k);
-        return dst;
-    }
-    auto* dst = static_cast<uint8_t*>(into.data.reserve(static_cast<size_t>(m * k)));
+void* LinearRunner::reserve_source(const CpuLinearWeight& w, int64_t m, Converted& into) {
+    const int64_t k = w.in_features;
+    if (w.type == GemmType::kBF16) return into.data.reserve(sizeof(uint16_t) * m * k);
     if (into.rows.size() < static_cast<size_t>(m)) into.rows.resize(m);
+    return into.data.reserve(static_cast<size_t>(m * k));
+}
+
+void LinearRunner::convert_row(const float* x, const CpuLinearWeight& w, int64_t r, void* dst, Converted& into) {
+    const int64_t k = w.in_features;
+    if (w.type == GemmType::kBF16) {
+        to_bf16(x, k, static_cast<uint16_t*>(dst) + r * k);
+        return;
+    }
     const float* mul = w.in_mul.empty() ? nullptr : w.in_mul.data();
     const float* add = w.in_add.empty() ? nullptr : w.in_add.data();
+    into.rows[r] = quantize_row_u8(x, k, kU8MaxCode, static_cast<uint8_t*>(dst) + r * k, mul, add);
+}
+
+void* LinearRunner::prepare_source(const Tensor& x, const CpuLinearWeight& w, Converted& into) {
+    if (w.type == GemmType::kF32) return x.data;
+    const auto* xf = static_cast<const float*>(x.data);
+    void* dst = reserve_source(w, x.rows, into);
 #pragma omp parallel for num_threads(n_threads_) schedule(static)
-    for (int64_t r = 0; r < m; ++r) into.rows[r] = quantize_row_u8(xf + r * k, k, kU8MaxCode, dst + r * k, mul, add);
+    for (int64_t r = 0; r < x.rows; ++r) convert_row(xf + r * x.cols, w, r, dst, into);
     return dst;
 }
 
@@ -234,29 +240,15 @@ void LinearRunner::int8_epilogue(const Tensor& x, const CpuLinearWeight& w, cons
     auto* out = static_cast<char*>(y.data);
     const float* bias = w.bias.empty() ? nullptr : w.bias.data();
     const auto* xf = static_cast<const float*>(x.data);
-    const bool to_int8 = next != nullptr && next->type == GemmType::kInt8;
-    const bool to_bf16_src = next != nullptr && next->type == GemmType::kBF16;
-    void* next_data = nullptr;
-    if (to_int8) {
-        next_data = next_source->data.reserve(static_cast<size_t>(y.rows * n));
-        if (next_source->rows.size() < static_cast<size_t>(y.rows)) next_source->rows.resize(y.rows);
-    } else if (to_bf16_src) {
-        next_data = next_source->data.reserve(sizeof(uint16_t) * y.rows * n);
-    }
-    const float* mul = to_int8 && !next->in_mul.empty() ? next->in_mul.data() : nullptr;
-    const float* add = to_int8 && !next->in_add.empty() ? next->in_add.data() : nullptr;
+    BGE_CHECK(next == nullptr || next->type != GemmType::kF32);
+    void* next_data = next != nullptr ? reserve_source(*next, y.rows, *next_source) : nullptr;
 #pragma omp parallel for num_threads(n_threads_) schedule(static)
     for (int64_t r = 0; r < y.rows; ++r) {
         auto* row = reinterpret_cast<float*>(out + r * n * 4);  // s32 in, F32 out
         dequantize_row(row, n, rows[r], w.scales.data(), w.sums.data(), bias);
         if (!w.exact.empty()) add_exact_channels(row, n, xf + r * x.cols, w.exact, w.exact_weights.data());
         apply_activation(row, n, act);
-        if (to_int8) {
-            next_source->rows[r] =
-                quantize_row_u8(row, n, kU8MaxCode, static_cast<uint8_t*>(next_data) + r * n, mul, add);
-        } else if (to_bf16_src) {
-            to_bf16(row, n, static_cast<uint16_t*>(next_data) + r * n);
-        }
+        if (next != nullptr) convert_row(row, *next, r, next_data, *next_source);
     }
 }
 

@@ -99,6 +99,10 @@ class LinearRunner {
     static Key key_for(int64_t m, const CpuLinearWeight& w, Activation act, bool bf16_dst);
     Entry& entry_for(const Key& key, const dnnl::memory::desc& weights_desc);
     void matmul(const Key& key, const CpuLinearWeight& w, void* src, void* dst);
+    // w's GEMM input (BF16 or U8 [m, w.in_features]) in `into`, and for U8 room for each row's quantization.
+    static void* reserve_source(const CpuLinearWeight& w, int64_t m, Converted& into);
+    // Row r of w's GEMM input from x [w.in_features] F32, into dst = reserve_source(w, ...) (BF16, INT8).
+    static void convert_row(const float* x, const CpuLinearWeight& w, int64_t r, void* dst, Converted& into);
     // The matmul's source for x: x itself (F32) or x converted into `into` (BF16, INT8).
     void* prepare_source(const Tensor& x, const CpuLinearWeight& w, Converted& into);
     // INT8, in place on y: its s32 sums become act(dequantized + bias + exact channels of x). With `next` (INT8
