@@ -68,7 +68,6 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    auto backend = bge::make_cpu_backend(threads);
     std::mt19937 rng(42);
     std::vector<Result> results;
 
@@ -148,20 +147,33 @@ int main(int argc, char** argv) {
             results.push_back({"ffn", shape, s * 1e3, 4.0 * rows * kHidden * kIntermediate / s / 1e9});
         }
     }
-    for (const int64_t len : {512, 8192}) {
-        const auto qkv_host = random_vector(len * 3 * kHidden, rng, 1.f);
-        auto qkv = ok_value(backend->upload(qkv_host.data(), len, 3 * kHidden, bge::DType::kF32));
-        auto out = ok_value(backend->alloc(bge::DType::kF32, len, kHidden));
-        std::vector<int32_t> cu = {0, static_cast<int32_t>(len)};
+    struct AttentionCase {
+        int64_t len, count;  // `count` sequences of `len` tokens
+    };
+    for (const AttentionCase c : {AttentionCase{128, 32}, AttentionCase{256, 16}, AttentionCase{512, 1},
+                                  AttentionCase{512, 8}, AttentionCase{8192, 1}}) {
+        const int64_t n = c.len * c.count;
+        const auto qkv_host = random_vector(n * 3 * kHidden, rng, 1.f);
+        std::vector<int32_t> cu = {0};
+        for (int64_t i = 0; i < c.count; ++i) cu.push_back(cu.back() + static_cast<int32_t>(c.len));
         // CPU "device" memory is host memory: the offsets serve as both.
-        const bge::SeqLayout layout{cu, bge::Tensor{cu.data(), bge::DType::kI32, 2, 1}, static_cast<int32_t>(len)};
-        const double s = min_seconds(len > 2048 ? std::min(reps, 3) : reps,
-                                     [&] { backend->attention(qkv.view, layout, kHeads, out.view); });
-        char shape[96];
-        std::snprintf(shape, sizeof shape, "L=%lld, %d heads x %lld", static_cast<long long>(len), kHeads,
-                      static_cast<long long>(kHidden / kHeads));
-        // QKᵀ and PV: 2 * L * L * head_dim flops each, per head.
-        results.push_back({"attention", shape, s * 1e3, 4.0 * len * len * kHidden / s / 1e9});
+        const bge::SeqLayout layout{cu, bge::Tensor{cu.data(), bge::DType::kI32, static_cast<int64_t>(cu.size()), 1},
+                                    static_cast<int32_t>(c.len)};
+        // fp32's attention, and bf16's where it differs (bf16 GEMMs where oneDNN has them; int8 runs the same).
+        for (int p = 0; p < 2; ++p) {
+            bge::Backend& be = *precisions[p];
+            if (p == 1 && be.attention_kernel() == precisions[0]->attention_kernel()) continue;
+            auto qkv = ok_value(be.upload(qkv_host.data(), n, 3 * kHidden, bge::DType::kF32));
+            auto out = ok_value(be.alloc(bge::DType::kF32, n, kHidden));
+            const double s = min_seconds(c.len > 2048 ? std::min(reps, 3) : reps,
+                                         [&] { be.attention(qkv.view, layout, kHeads, out.view); });
+            char shape[96];
+            std::snprintf(shape, sizeof shape, "%lld x L=%lld, %d heads x %lld %s", static_cast<long long>(c.count),
+                          static_cast<long long>(c.len), kHeads, static_cast<long long>(kHidden / kHeads),
+                          be.attention_kernel().c_str());
+            // QKᵀ and PV: 2 * L * L * head_dim flops each, per head.
+            results.push_back({"attention", shape, s * 1e3, 4.0 * c.count * c.len * c.len * kHidden / s / 1e9});
+        }
     }
 
     std::printf("%-10s %-48s %10s %10s\n", "op", "shape", "ms", "GFLOP/s");

@@ -51,6 +51,7 @@ struct ModelInfo {
     std::string weights_dtype;  // dtype of the stored encoder weights: F32 | F16 | BF16
     std::string compute_dtype;  // what the backend computes in: F32 | F16 | BF16 | INT8+BF16 (cpu int8) ...
     std::string gemm_kernels;   // cpu backend: GEMM type and oneDNN kernel per layer count, "48 x bf16 brg:..."
+    std::string attention_kernel;  // cpu backend: "f32 sgemm" or "bf16 " and oneDNN's matmul kernel
     std::string backend;        // "cpu" | "cuda:N"
     std::string device;         // the device in words
     std::string cpu_isa;        // cpu backend: instruction sets chosen at run time, e.g. "oneDNN avx2, loops x86-64-v3"

@@ -135,6 +135,8 @@ class Backend {
     virtual std::string compute_dtype() const { return dtype_name(activation_dtype()); }
     // The GEMM kernels chosen for the layers made so far, for `bge info`; empty where the backend does not say.
     virtual std::string gemm_kernels() const { return {}; }
+    // What attention's GEMMs run on, for `bge info`; empty where the backend does not say.
+    virtual std::string attention_kernel() const { return {}; }
 
     // y [n, out] = act(x [n, in] · Wᵀ + b). x is in the activation dtype; y in it or in F32. No overlap.
     virtual void linear(const Tensor& x, const LinearWeight& w, Activation act, const Tensor& y) = 0;

@@ -19,6 +19,7 @@ Json placement(const ModelInfo& i) {
         {"compute_dtype", i.compute_dtype},
         {"cpu_isa", i.cpu_isa},
         {"gemm_kernels", i.gemm_kernels},
+        {"attention_kernel", i.attention_kernel},
         {"device", i.device},
         {"device_memory_total_bytes", i.device_memory_total_bytes},
         {"device_memory_free_bytes", i.device_memory_free_bytes},

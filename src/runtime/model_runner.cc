@@ -162,6 +162,7 @@ Status ModelRunner::load(const std::string& dir, const EngineOptions& options, M
     info_.weights_dtype = dtype_name(stored);
     info_.compute_dtype = backend_->compute_dtype();
     info_.gemm_kernels = backend_->gemm_kernels();
+    info_.attention_kernel = backend_->attention_kernel();
     info_.backend = backend_->name();
     if (info_.backend == "cpu") info_.cpu_isa = cpu_isa_in_use();
     info_.device = backend_->device_description();

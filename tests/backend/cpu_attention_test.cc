@@ -1,8 +1,10 @@
-// CPU packed varlen attention against a double-precision softmax reference (tolerance 1e-5 abs),
+// CPU packed varlen attention against a double-precision softmax reference (tolerance 1e-5 abs; the bf16 GEMMs of the
+// bf16/int8 precisions 1e-2 abs with values in [-1, 1], their rounding of Q, K, V and the probabilities to 8 bits),
 // batch invariance, thread-count invariance and a long sequence.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -62,25 +64,26 @@ std::vector<float> run_attention(Backend& backend, const Batch& b, int64_t hidde
 }
 
 void expect_rows_match(const Batch& b, const std::vector<float>& got, int64_t hidden, int n_heads, int64_t s,
-                       const std::vector<int64_t>& rows) {
+                       const std::vector<int64_t>& rows, double tolerance = kTolerance) {
     const int64_t d = hidden / n_heads;
     for (int64_t t : rows) {
         for (int h = 0; h < n_heads; ++h) {
             const std::vector<double> want =
                 reference_row(b.qkv, hidden, n_heads, b.cu_seqlens[s], b.cu_seqlens[s + 1], t, h);
             for (int64_t i = 0; i < d; ++i) {
-                ASSERT_NEAR(got[t * hidden + h * d + i], want[i], kTolerance)
+                ASSERT_NEAR(got[t * hidden + h * d + i], want[i], tolerance)
                     << "sequence " << s << " token " << t << " head " << h << " dim " << i;
             }
         }
     }
 }
 
-void expect_all_rows_match(const Batch& b, const std::vector<float>& got, int64_t hidden, int n_heads) {
+void expect_all_rows_match(const Batch& b, const std::vector<float>& got, int64_t hidden, int n_heads,
+                           double tolerance = kTolerance) {
     for (size_t s = 0; s + 1 < b.cu_seqlens.size(); ++s) {
         std::vector<int64_t> rows;
         for (int64_t t = b.cu_seqlens[s]; t < b.cu_seqlens[s + 1]; ++t) rows.push_back(t);
-        expect_rows_match(b, got, hidden, n_heads, static_cast<int64_t>(s), rows);
+        expect_rows_match(b, got, hidden, n_heads, static_cast<int64_t>(s), rows, tolerance);
     }
 }
 
@@ -146,6 +149,74 @@ TEST(CpuAttentionTest, LongSequence) {
     expect_rows_match(b, got, hidden, n_heads, 0, {0, 1, 2});
     expect_rows_match(b, got, hidden, n_heads, 1, {3, 4, 66, 3 + 511, 3 + 512, 2050, 4097, 4098});
     expect_rows_match(b, got, hidden, n_heads, 2, {4099, 4099 + 341, 4099 + 342, 4099 + 1024});
+}
+
+// The bf16 attention of the bf16 and int8 precisions, where oneDNN has a bf16 matmul (AVX-512 and up; it is f32
+// elsewhere, which the tests above cover).
+std::unique_ptr<Backend> bf16_attention_backend(int n_threads) {
+    auto backend = make_cpu_backend(n_threads, CpuPrecision::kBF16);
+    return backend->attention_kernel().rfind("bf16 ", 0) == 0 ? std::move(backend) : nullptr;
+}
+
+constexpr double kBf16Tolerance = 1e-2;
+
+TEST(CpuAttentionBf16Test, PackedBatchAndLongSequencesMatchReference) {
+    auto backend = bf16_attention_backend(2);
+    if (!backend) GTEST_SKIP() << "attention runs f32 here: " << make_cpu_backend(1, CpuPrecision::kBF16)->attention_kernel();
+    std::printf("attention kernel: %s\n", backend->attention_kernel().c_str());
+    const int64_t hidden = 128;
+    const int n_heads = 2;
+    // 1100: three query blocks and two key chunks (the running max and the sums rescaled between chunks).
+    const Batch b = make_batch({1, 5, 0, 64, 130, 1100, 3}, hidden, 31, 1.f);
+    const std::vector<float> got = run_attention(*backend, b, hidden, n_heads);
+    for (int64_t s : {0, 1, 3, 4, 6}) {
+        std::vector<int64_t> rows;
+        for (int64_t t = b.cu_seqlens[s]; t < b.cu_seqlens[s + 1]; ++t) rows.push_back(t);
+        expect_rows_match(b, got, hidden, n_heads, s, rows, kBf16Tolerance);
+    }
+    const int64_t long_start = b.cu_seqlens[5];
+    expect_rows_match(b, got, hidden, n_heads, 5, {long_start, long_start + 366, long_start + 367, long_start + 1099},
+                      kBf16Tolerance);
+    // The f32 path gives a different answer (the test compares the bf16 one): at least one element off by > 1e-6.
+    auto f32 = make_cpu_backend(2);
+    const std::vector<float> exact = run_attention(*f32, b, hidden, n_heads);
+    double worst = 0;
+    for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(double(got[i]) - exact[i]));
+    std::printf("bf16 attention: max |bf16 - f32| %.3g\n", worst);
+    EXPECT_GT(worst, 1e-6);
+}
+
+TEST(CpuAttentionBf16Test, PeakedScoresMatchReference) {
+    auto backend = bf16_attention_backend(2);
+    if (!backend) GTEST_SKIP() << "attention runs f32 here";
+    const int64_t hidden = 64;
+    Batch b = make_batch({37, 2100}, hidden, 7, 1.f);
+    for (size_t t = 0; t < b.qkv.size() / (3 * hidden); ++t) {
+        for (int64_t i = 0; i < hidden; ++i) b.qkv[t * 3 * hidden + i] *= 4.f;
+    }
+    const std::vector<float> got = run_attention(*backend, b, hidden, 1);
+    expect_rows_match(b, got, hidden, 1, 0, {0, 1, 36}, kBf16Tolerance);
+    expect_rows_match(b, got, hidden, 1, 1, {37, 38, 37 + 1023, 37 + 1024, 37 + 2099}, kBf16Tolerance);
+}
+
+TEST(CpuAttentionBf16Test, BatchAndThreadInvariance) {
+    auto two = bf16_attention_backend(2);
+    if (!two) GTEST_SKIP() << "attention runs f32 here";
+    const int64_t hidden = 128;
+    const int n_heads = 2;
+    const std::vector<int32_t> lengths = {70, 1, 1100, 9};
+    const Batch packed = make_batch(lengths, hidden, 11, 1.f);
+    const std::vector<float> batch_out = run_attention(*two, packed, hidden, n_heads);
+    EXPECT_EQ(run_attention(*bf16_attention_backend(1), packed, hidden, n_heads), batch_out);
+    for (size_t s = 0; s < lengths.size(); ++s) {
+        const int64_t start = packed.cu_seqlens[s];
+        Batch alone{{0, lengths[s]},
+                    std::vector<float>(packed.qkv.begin() + start * 3 * hidden,
+                                       packed.qkv.begin() + (start + lengths[s]) * 3 * hidden)};
+        const std::vector<float> got = run_attention(*two, alone, hidden, n_heads);
+        EXPECT_EQ(0, std::memcmp(got.data(), batch_out.data() + start * hidden, got.size() * sizeof(float)))
+            << "sequence " << s;
+    }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "backend/cpu/cpu_quantize.h"
 #include "backend/cpu/cpu_softmax.h"
 #include "core/check.h"
 
@@ -38,32 +39,82 @@ void sgemm_or_die(char transb, int64_t m, int64_t n, int64_t k, float alpha, con
     }
 }
 
+// Online softmax state of a work item's rows across key chunks (FlashAttention-2 style rescaling).
+struct RowStats {
+    float max[kMaxQBlock];  // running max of each row's scores
+    float sum[kMaxQBlock];  // running sum of exp(score - running max)
+};
+
+// Row r's chunk of scores s [cols] exponentiated by exp(s, cols, shift) (which returns their sum) against the running
+// max; returns the factor by which the row's earlier accumulation must be scaled (1 for the first chunk).
+template <class Exp>
+float softmax_chunk_row(RowStats& st, int64_t r, float* s, int64_t cols, bool first, Exp exp) {
+    const float chunk_max = row_max(s, cols);
+    if (first) {
+        st.max[r] = chunk_max;
+        st.sum[r] = exp(s, cols, chunk_max);
+        return 1.f;
+    }
+    const float new_max = std::max(st.max[r], chunk_max);
+    const float rescale = std::exp(st.max[r] - new_max);  // earlier terms move to the new max
+    st.sum[r] = st.sum[r] * rescale + exp(s, cols, new_max);
+    st.max[r] = new_max;
+    return rescale;
+}
+
 // One work item: out rows [rows, head_dim] (stride out_ld) = softmax(scale · q kᵀ) v over `len` keys.
 // q [rows, head_dim], k and v [len, head_dim] share the stride ld; scores is F32 [rows, kKeyBlock] scratch.
 void attend_block(const float* q, const float* k, const float* v, int64_t ld, int64_t rows, int64_t len,
                   int64_t head_dim, float scale, float* out, int64_t out_ld, float* scores) {
-    float row_max_so_far[kMaxQBlock];  // running max of each row's scores
-    float row_sum[kMaxQBlock];         // running sum of exp(score - running max)
+    RowStats st;
     for (int64_t c0 = 0; c0 < len; c0 += kKeyBlock) {
         const int64_t cols = std::min(kKeyBlock, len - c0);
         sgemm_or_die('T', rows, cols, head_dim, scale, q, ld, k + c0 * ld, ld, 0.f, scores, cols);
         for (int64_t r = 0; r < rows; ++r) {
-            float* s = scores + r * cols;
-            const float chunk_max = row_max(s, cols);
-            if (c0 == 0) {
-                row_max_so_far[r] = chunk_max;
-                row_sum[r] = exp_shifted(s, cols, chunk_max);
-                continue;
-            }
-            const float new_max = std::max(row_max_so_far[r], chunk_max);
-            const float rescale = std::exp(row_max_so_far[r] - new_max);  // earlier terms move to the new max
-            row_sum[r] = row_sum[r] * rescale + exp_shifted(s, cols, new_max);
-            row_max_so_far[r] = new_max;
+            const float rescale = softmax_chunk_row(st, r, scores + r * cols, cols, c0 == 0, exp_shifted);
             if (rescale != 1.f) scale_row(out + r * out_ld, head_dim, rescale);
         }
         sgemm_or_die('N', rows, head_dim, cols, 1.f, scores, cols, v + c0 * ld, ld, c0 == 0 ? 0.f : 1.f, out, out_ld);
     }
-    for (int64_t r = 0; r < rows; ++r) scale_row(out + r * out_ld, head_dim, 1.f / row_sum[r]);
+    for (int64_t r = 0; r < rows; ++r) scale_row(out + r * out_ld, head_dim, 1.f / st.sum[r]);
+}
+
+// BF16 [n, d] (dense) = x [n, d] (stride ld) rounded.
+uint16_t* to_bf16_rows(const float* x, int64_t ld, int64_t n, int64_t d, ScratchBuffer& into) {
+    auto* dst = static_cast<uint16_t*>(into.reserve(sizeof(uint16_t) * n * d));
+    for (int64_t r = 0; r < n; ++r) to_bf16(x + r * ld, d, dst + r * d);
+    return dst;
+}
+
+// attend_block with bf16 GEMMs (the class comment of AttentionRunner).
+void attend_block_bf16(const float* q, const float* k, const float* v, int64_t ld, int64_t rows, int64_t len,
+                       int64_t head_dim, float scale, float* out, int64_t out_ld, AttentionWorker& w) {
+    const uint16_t* qb = to_bf16_rows(q, ld, rows, head_dim, w.q);  // [rows, d]
+    const uint16_t* kb = to_bf16_rows(k, ld, len, head_dim, w.k);   // [len, d]
+    const uint16_t* vb = to_bf16_rows(v, ld, len, head_dim, w.v);   // [len, d]
+    const int64_t chunk = std::min(kKeyBlock, len);
+    auto* scores = static_cast<float*>(w.scores.reserve(sizeof(float) * rows * chunk));     // [rows, cols]
+    auto* probs = static_cast<uint16_t*>(w.probs.reserve(sizeof(uint16_t) * rows * chunk));  // [rows, cols]
+    auto* sums = static_cast<float*>(w.sums.reserve(sizeof(float) * rows * head_dim));      // [rows, d]
+    Bf16AttentionGemms& gemms = *w.gemms;
+    RowStats st;
+    for (int64_t c0 = 0; c0 < len; c0 += kKeyBlock) {
+        const int64_t cols = std::min(kKeyBlock, len - c0);
+        gemms.scores(qb, kb + c0 * head_dim, rows, cols, head_dim, scale, scores);
+        for (int64_t r = 0; r < rows; ++r) {
+            uint16_t* p = probs + r * cols;
+            const float rescale = softmax_chunk_row(st, r, scores + r * cols, cols, c0 == 0,
+                                                    [p](const float* s, int64_t n, float shift) {
+                                                        return exp_shifted_to_bf16(s, n, shift, p);
+                                                    });
+            if (rescale != 1.f) scale_row(sums + r * head_dim, head_dim, rescale);
+        }
+        gemms.weighted_sum(probs, vb + c0 * head_dim, rows, cols, head_dim, c0 > 0, sums);
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+        const float inv = 1.f / st.sum[r];
+        for (int64_t i = 0; i < head_dim; ++i) out[r * out_ld + i] = sums[r * head_dim + i] * inv;
+    }
 }
 
 }  // namespace
@@ -91,9 +142,11 @@ void AttentionRunner::run(const Tensor& qkv, std::span<const int32_t> cu_seqlens
     const int64_t n_items = item_begin_.back();
     if (n_items == 0) return;
     const int n_workers = static_cast<int>(std::min<int64_t>(n_threads, n_items));
-    if (scratch_.size() < static_cast<size_t>(n_workers)) scratch_.resize(n_workers);
+    if (workers_.size() < static_cast<size_t>(n_workers)) workers_.resize(n_workers);
     const int64_t scratch_floats = std::min(kMaxQBlock, max_len) * std::min(kKeyBlock, max_len);
-    for (int t = 0; t < n_workers; ++t) scratch_[t].reserve(sizeof(float) * scratch_floats);
+    if (!bf16_engine_) {
+        for (int t = 0; t < n_workers; ++t) workers_[t].scores.reserve(sizeof(float) * scratch_floats);
+    }
 
     const auto* base = static_cast<const float*>(qkv.data);
     auto* dst = static_cast<float*>(out.data);
@@ -101,8 +154,10 @@ void AttentionRunner::run(const Tensor& qkv, std::span<const int32_t> cu_seqlens
     {
         // dnnl_sgemm threads itself unless omp_in_parallel(), which is false in a team of one; its AVX2 kernels
         // then split the reduction by thread count. One thread per sgemm keeps every item's sums in one order.
+        // The BF16 GEMMs' primitives are made here too, for one thread.
         omp_set_num_threads(1);
-        auto* scores = static_cast<float*>(scratch_[omp_get_thread_num()].data());  // F32 [rows, key chunk]
+        AttentionWorker& w = workers_[omp_get_thread_num()];
+        if (bf16_engine_ && !w.gemms) w.gemms = std::make_unique<Bf16AttentionGemms>(*bf16_engine_);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t item = 0; item < n_items; ++item) {
             // Items run (sequence, head, block) with the block fastest, so neighbours share K and V.
@@ -119,7 +174,11 @@ void AttentionRunner::run(const Tensor& qkv, std::span<const int32_t> cu_seqlens
             const float* k = base + start * ld + hidden + head * head_dim;  // [len, head_dim], stride ld
             const float* v = k + hidden;                                    // [len, head_dim], stride ld
             float* o = dst + (start + q0) * hidden + head * head_dim;       // [rows, head_dim], stride hidden
-            attend_block(q, k, v, ld, rows, len, head_dim, scale, o, hidden, scores);
+            if (w.gemms) {
+                attend_block_bf16(q, k, v, ld, rows, len, head_dim, scale, o, hidden, w);
+            } else {
+                attend_block(q, k, v, ld, rows, len, head_dim, scale, o, hidden, static_cast<float*>(w.scores.data()));
+            }
         }
     }
 }

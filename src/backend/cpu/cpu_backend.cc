@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <utility>
@@ -28,7 +29,9 @@ class CpuBackend final : public Backend {
           precision_(precision),
           engine_(std::move(engine)),
           bf16_(cpu::gemm_type_supported(engine_, cpu::GemmType::kBF16)),
-          linear_(engine_, n_threads_) {}
+          linear_(engine_, n_threads_),
+          bf16_attention_(precision_ == CpuPrecision::kF32 ? std::string() : cpu::bf16_attention_kernel(engine_)),
+          attention_(bf16_attention_.empty() ? std::nullopt : std::optional<dnnl::engine>(engine_)) {}
 
     std::string name() const override { return "cpu"; }
     std::string device_description() const override {
@@ -102,6 +105,9 @@ class CpuBackend final : public Backend {
         }
         return out;
     }
+    std::string attention_kernel() const override {
+        return bf16_attention_.empty() ? "f32 sgemm" : "bf16 " + bf16_attention_;
+    }
     void linear(const Tensor& x, const LinearWeight& w, Activation act, const Tensor& y) override {
         use_threads();
         linear_.run(x, cpu_weight(w), act, y);
@@ -173,6 +179,8 @@ class CpuBackend final : public Backend {
     cpu::LinearRunner linear_;
     std::map<std::string, int>
         kernels_;  // "int8 brg:avx512_core_vnni", "int8 smoothed gemm:jit" -> layers made with it
+    // bf16 and int8 run attention's GEMMs in bf16 where oneDNN has a fast bf16 matmul: its kernel, else empty.
+    std::string bf16_attention_;
     cpu::AttentionRunner attention_;
 };
 

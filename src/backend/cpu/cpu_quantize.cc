@@ -1,7 +1,6 @@
 #include "backend/cpu/cpu_quantize.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 
@@ -12,13 +11,7 @@ namespace bge::cpu {
 
 BGE_VECTOR_CLONES void to_bf16(const float* x, int64_t n, uint16_t* out) {
 #pragma omp simd
-    for (int64_t i = 0; i < n; ++i) {
-        const uint32_t u = std::bit_cast<uint32_t>(x[i]);
-        // Round to nearest even on the dropped 16 bits; a NaN keeps its top bits with the quiet bit set.
-        const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-        const bool nan = (u & 0x7fffffffu) > 0x7f800000u;
-        out[i] = static_cast<uint16_t>(nan ? ((u >> 16) | 0x40u) : rounded);
-    }
+    for (int64_t i = 0; i < n; ++i) out[i] = round_to_bf16(x[i]);
 }
 
 namespace {

@@ -1,5 +1,6 @@
 #include "backend/cpu/cpu_softmax.h"
 
+#include <bit>
 #include <cmath>
 
 #include "backend/cpu/cpu_vector.h"
@@ -20,6 +21,20 @@ BGE_VECTOR_CLONES float exp_shifted(float* s, int64_t n, float shift) {
         const float e = exp_nonpositive(s[i] - shift);
         s[i] = e;
         sum += e;
+    }
+    return sum;
+}
+
+BGE_VECTOR_CLONES float exp_shifted_to_bf16(const float* s, int64_t n, float shift, uint16_t* p) {
+    float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t i = 0; i < n; ++i) {
+        // exp_nonpositive_coarse is finite and positive (NaN in gives e^-87): rounded to nearest even without
+        // round_to_bf16's NaN case.
+        const uint32_t u = std::bit_cast<uint32_t>(exp_nonpositive_coarse(s[i] - shift));
+        const uint32_t hi = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+        p[i] = static_cast<uint16_t>(hi >> 16);
+        sum += std::bit_cast<float>(hi);
     }
     return sum;
 }

@@ -1,4 +1,4 @@
-// Helpers of the CPU backend's own vector loops (softmax, activations, quantization).
+// Helpers of the CPU backend's own vector loops (softmax, activations, quantization, bf16 rounding).
 #pragma once
 
 #include <bit>
@@ -28,6 +28,32 @@ namespace bge::cpu {
     p = p * r + 1.f;
     p = p * r + 1.f;
     return p * std::bit_cast<float>((static_cast<int32_t>(k) + 127) << 23);
+}
+
+// exp(x) for x <= 0 within 1e-5 relative, for results rounded to bf16 next (whose rounding is up to 2e-3): about half
+// the arithmetic of exp_nonpositive. Arguments below -87 give about e^-87, and so does NaN.
+// exp(x) = 2^t with t = x log2(e) = k + f, k = round(t), 2^f (|f| <= 1/2) by a degree-4 polynomial (Chebyshev
+// interpolation, 3.6e-6; t's own rounding adds up to 5e-6 at t = -125).
+[[gnu::always_inline]] inline float exp_nonpositive_coarse(float x) {
+    x = x >= -87.f ? x : -87.f;
+    const float t = x * 1.44269504088896341f;
+    const float k = (t + 12582912.f) - 12582912.f;  // round to nearest
+    const float f = t - k;
+    float p = 0.00966636836528778f;
+    p = p * f + 0.055921975523233414f;
+    p = p * f + 0.2402234971523285f;
+    p = p * f + 0.6931210160255432f;
+    p = p * f + 1.f;
+    return p * std::bit_cast<float>((static_cast<int32_t>(k) + 127) << 23);
+}
+
+// x rounded to bf16 (nearest even on the dropped 16 bits), as its bit pattern; a NaN keeps its top bits with the
+// quiet bit set.
+[[gnu::always_inline]] inline uint16_t round_to_bf16(float x) {
+    const uint32_t u = std::bit_cast<uint32_t>(x);
+    const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    const bool nan = (u & 0x7fffffffu) > 0x7f800000u;
+    return static_cast<uint16_t>(nan ? ((u >> 16) | 0x40u) : rounded);
 }
 
 }  // namespace bge::cpu
