@@ -1,6 +1,7 @@
 #include "core/dtype.h"
 
-#include <cmath>
+#include <bit>
+#include <cstring>
 
 #include "core/check.h"
 
@@ -23,18 +24,15 @@ const char* dtype_name(DType t) {
 }
 
 float f16_to_f32(uint16_t h) {
-    const uint32_t sign = (h >> 15) & 1;
-    const uint32_t exp = (h >> 10) & 0x1f;
-    const uint32_t mant = h & 0x3ff;
-    float v;
-    if (exp == 0) {
-        v = std::ldexp(static_cast<float>(mant), -24);  // subnormal (or zero)
-    } else if (exp == 31) {
-        v = mant ? NAN : INFINITY;
-    } else {
-        v = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
-    }
-    return sign ? -v : v;
+    // Bit arithmetic, no libm call, so that convert_to_f32's loop vectorizes (loading an F16 checkpoint).
+    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+    const uint32_t exp = (h >> 10) & 0x1fu;
+    const uint32_t mant = h & 0x3ffu;
+    // Normal: rebias the exponent (15 -> 127); infinity and NaN: the all-ones exponent, the payload kept.
+    const uint32_t wide = exp == 31 ? 0x7f800000u | (mant << 13) : ((exp + 112u) << 23) | (mant << 13);
+    // Subnormal (or zero): mant * 2^-24, exact in float.
+    const float magnitude = exp == 0 ? static_cast<float>(mant) * 0x1p-24f : std::bit_cast<float>(wide);
+    return std::bit_cast<float>(std::bit_cast<uint32_t>(magnitude) | sign);
 }
 
 void convert_to_f32(DType src_type, const void* src, size_t n, float* dst) {

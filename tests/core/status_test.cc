@@ -53,5 +53,23 @@ TEST(DType, HalfConversionsAreExact) {
     EXPECT_EQ(out[1], -1.0f);
 }
 
+// Every F16 bit pattern against the IEEE definition: (-1)^s * 2^(e-15) * 1.m, subnormals 2^-14 * 0.m, e = 31
+// infinity (m = 0) or NaN.
+TEST(DType, EveryHalfValueConvertsExactly) {
+    for (uint32_t h = 0; h <= 0xffff; ++h) {
+        const int sign = (h >> 15) ? -1 : 1;
+        const int exp = (h >> 10) & 0x1f;
+        const int mant = h & 0x3ff;
+        const float got = f16_to_f32(static_cast<uint16_t>(h));
+        if (exp == 31) {
+            EXPECT_TRUE(mant ? std::isnan(got) : got == sign * INFINITY) << std::hex << h;
+            continue;
+        }
+        const double want = exp == 0 ? sign * std::ldexp(mant, -24) : sign * std::ldexp(mant + 1024, exp - 25);
+        EXPECT_EQ(static_cast<double>(got), want) << std::hex << h;
+        EXPECT_EQ(std::signbit(got), sign < 0) << std::hex << h;  // -0 too
+    }
+}
+
 }  // namespace
 }  // namespace bge
