@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
@@ -118,16 +120,16 @@ TEST(CpuAttentionTest, PeakedScoresMatchReference) {
     expect_rows_match(b, got, hidden, 2, 1, {37, 38, 37 + 1023, 37 + 1024, 37 + 2099});
 }
 
-// A sequence alone gives bitwise the same rows as inside a packed batch, for 1 or 2 threads.
-TEST(CpuAttentionTest, BatchAndThreadInvariance) {
+// A sequence alone gives bitwise the same rows as inside a packed batch, for 1 or 2 threads (backends made by
+// `make(n_threads)`).
+void expect_batch_and_thread_invariance(const std::function<std::unique_ptr<Backend>(int)>& make) {
     const int64_t hidden = 128;
     const int n_heads = 2;
     const std::vector<int32_t> lengths = {70, 1, 1100, 9};  // 1100: three query blocks, two key chunks
     const Batch packed = make_batch(lengths, hidden, 11, 1.f);
-    auto two = make_cpu_backend(2);
+    auto two = make(2);
     const std::vector<float> batch_out = run_attention(*two, packed, hidden, n_heads);
-    auto one = make_cpu_backend(1);
-    EXPECT_EQ(run_attention(*one, packed, hidden, n_heads), batch_out);
+    EXPECT_EQ(run_attention(*make(1), packed, hidden, n_heads), batch_out);
     for (size_t s = 0; s < lengths.size(); ++s) {
         const int64_t start = packed.cu_seqlens[s];
         Batch alone{{0, lengths[s]},
@@ -137,6 +139,10 @@ TEST(CpuAttentionTest, BatchAndThreadInvariance) {
         EXPECT_EQ(0, std::memcmp(got.data(), batch_out.data() + start * hidden, got.size() * sizeof(float)))
             << "sequence " << s;
     }
+}
+
+TEST(CpuAttentionTest, BatchAndThreadInvariance) {
+    expect_batch_and_thread_invariance([](int n_threads) { return make_cpu_backend(n_threads); });
 }
 
 // 4096- and 1025-token sequences (several key chunks) next to a short one; a few rows of each checked.
@@ -200,23 +206,8 @@ TEST(CpuAttentionBf16Test, PeakedScoresMatchReference) {
 }
 
 TEST(CpuAttentionBf16Test, BatchAndThreadInvariance) {
-    auto two = bf16_attention_backend(2);
-    if (!two) GTEST_SKIP() << "attention runs f32 here";
-    const int64_t hidden = 128;
-    const int n_heads = 2;
-    const std::vector<int32_t> lengths = {70, 1, 1100, 9};
-    const Batch packed = make_batch(lengths, hidden, 11, 1.f);
-    const std::vector<float> batch_out = run_attention(*two, packed, hidden, n_heads);
-    EXPECT_EQ(run_attention(*bf16_attention_backend(1), packed, hidden, n_heads), batch_out);
-    for (size_t s = 0; s < lengths.size(); ++s) {
-        const int64_t start = packed.cu_seqlens[s];
-        Batch alone{{0, lengths[s]},
-                    std::vector<float>(packed.qkv.begin() + start * 3 * hidden,
-                                       packed.qkv.begin() + (start + lengths[s]) * 3 * hidden)};
-        const std::vector<float> got = run_attention(*two, alone, hidden, n_heads);
-        EXPECT_EQ(0, std::memcmp(got.data(), batch_out.data() + start * hidden, got.size() * sizeof(float)))
-            << "sequence " << s;
-    }
+    if (!bf16_attention_backend(1)) GTEST_SKIP() << "attention runs f32 here";
+    expect_batch_and_thread_invariance(bf16_attention_backend);
 }
 
 }  // namespace

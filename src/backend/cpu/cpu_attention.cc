@@ -2,12 +2,12 @@
 
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 
+#include "backend/cpu/cpu_onednn.h"
 #include "backend/cpu/cpu_quantize.h"
 #include "backend/cpu/cpu_softmax.h"
 #include "core/check.h"
@@ -33,10 +33,7 @@ void sgemm_or_die(char transb, int64_t m, int64_t n, int64_t k, float alpha, con
                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
     // Row-major C = alpha * A · op(B) + beta * C, on the calling thread alone (see the parallel region in run()).
     const dnnl_status_t status = dnnl_sgemm('N', transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    if (status != dnnl_success) {
-        std::fprintf(stderr, "bge cpu backend: attention sgemm failed (status %d)\n", static_cast<int>(status));
-        std::abort();
-    }
+    if (status != dnnl_success) onednn_failed("attention sgemm", dnnl_status2str(status));
 }
 
 // Online softmax state of a work item's rows across key chunks (FlashAttention-2 style rescaling).

@@ -1,11 +1,9 @@
 #include "backend/cpu/cpu_attention_gemm.h"
 
-#include <oneapi/dnnl/dnnl_debug.h>
-
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
+
+#include "backend/cpu/cpu_onednn.h"
 
 namespace bge::cpu {
 namespace {
@@ -15,11 +13,6 @@ using tag = dnnl::memory::format_tag;
 
 // Shapes kept per thread (a query block and a key chunk each; the cache is cleared when full, oneDNN keeps its own).
 constexpr size_t kMaxCachedPrimitives = 256;
-
-[[noreturn]] void die(const char* what, const char* detail) {
-    std::fprintf(stderr, "bge cpu backend: attention %s failed: %s\n", what, detail);
-    std::abort();
-}
 
 // The matmul descriptors of one GEMM: scores a = q [rows, d], b = kᵀ [d, cols] (k's rows, read transposed), c F32
 // [rows, cols]; weighted sums a = p [rows, cols], b = v [cols, d], c F32 [rows, d].
@@ -81,7 +74,7 @@ Bf16AttentionGemms::Entry& Bf16AttentionGemms::entry_for(const Key& key) {
         scratchpad_.reserve(pd.scratchpad_desc().get_size());
         return cache_.emplace(key, std::move(e)).first->second;
     } catch (const dnnl::error& e) {
-        die("matmul primitive creation", e.what());
+        onednn_failed("attention matmul primitive creation", e.what());
     }
 }
 
@@ -93,12 +86,9 @@ void Bf16AttentionGemms::execute(const Key& key, const void* a, const void* b, v
         e.c.set_data_handle(c);
         e.scratchpad.set_data_handle(scratchpad_.data());
     } catch (const dnnl::error& err) {
-        die("matmul argument binding", err.what());
+        onednn_failed("attention matmul argument binding", err.what());
     }
-    const dnnl_status_t status =
-        dnnl_primitive_execute(e.primitive.get(), stream_.get(), static_cast<int>(e.args.size()), e.args.data());
-    if (status != dnnl_success) die("matmul execution", dnnl_status2str(status));
-    if (dnnl_stream_wait(stream_.get()) != dnnl_success) die("matmul execution", "stream wait");
+    execute_or_die(e.primitive, stream_, e.args, "attention matmul execution");
 }
 
 void Bf16AttentionGemms::scores(const uint16_t* q, const uint16_t* k, int64_t rows, int64_t cols, int64_t d,

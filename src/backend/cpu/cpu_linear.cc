@@ -1,14 +1,12 @@
 #include "backend/cpu/cpu_linear.h"
 
 #include <omp.h>
-#include <oneapi/dnnl/dnnl_debug.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <functional>
 
 #include "backend/cpu/cpu_activation.h"
+#include "backend/cpu/cpu_onednn.h"
 #include "core/check.h"
 
 namespace bge::cpu {
@@ -23,11 +21,6 @@ using tag = dnnl::memory::format_tag;
 constexpr int64_t kReferenceRows = 512;
 // Distinct (shape, M) primitives kept; the cache is cleared when full (oneDNN keeps its own cache).
 constexpr size_t kMaxCachedPrimitives = 512;
-
-[[noreturn]] void die(const char* what, const char* detail) {
-    std::fprintf(stderr, "bge cpu backend: %s failed: %s\n", what, detail);
-    std::abort();
-}
 
 // Element types of the matmul's source, weights and destination for each GEMM type.
 dt src_type(GemmType t) {
@@ -130,7 +123,7 @@ std::unique_ptr<CpuLinearWeight> make_cpu_linear(const dnnl::engine& engine, con
         stream.wait();
         lw->kernel = pd.impl_info_str();
     } catch (const dnnl::error& e) {
-        die("weight reorder", e.what());
+        onednn_failed("weight reorder", e.what());
     }
     if (b != nullptr && lw->bias.empty()) lw->bias.assign(b, b + out);  // a smoothed layer has its b' already
     return lw;
@@ -179,7 +172,7 @@ LinearRunner::Entry& LinearRunner::entry_for(const Key& key, const dnnl::memory:
         scratchpad_.reserve(pd.scratchpad_desc().get_size());
         return cache_.emplace(key, std::move(e)).first->second;
     } catch (const dnnl::error& e) {
-        die("matmul primitive creation", e.what());
+        onednn_failed("matmul primitive creation", e.what());
     }
 }
 
@@ -199,12 +192,9 @@ void LinearRunner::matmul(const Key& key, const CpuLinearWeight& w, void* src, v
         e.scratchpad.set_data_handle(scratchpad_.data());
         if (e.bias) e.bias.set_data_handle(const_cast<float*>(w.bias.data()));
     } catch (const dnnl::error& err) {
-        die("matmul argument binding", err.what());
+        onednn_failed("matmul argument binding", err.what());
     }
-    const dnnl_status_t status =
-        dnnl_primitive_execute(e.primitive.get(), stream_.get(), static_cast<int>(e.args.size()), e.args.data());
-    if (status != dnnl_success) die("matmul execution", dnnl_status2str(status));
-    if (dnnl_stream_wait(stream_.get()) != dnnl_success) die("matmul execution", "stream wait");
+    execute_or_die(e.primitive, stream_, e.args, "matmul execution");
 }
 
 void* LinearRunner::reserve_source(const CpuLinearWeight& w, int64_t m, Converted& into) {
