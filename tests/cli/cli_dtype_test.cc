@@ -120,6 +120,13 @@ TEST(CliDtypeInfo, ReportsComputeDtypeAndKernels) {
         // Each entry names oneDNN's implementation, e.g. "brg:avx512_core_vnni" or "gemm:jit".
         EXPECT_TRUE(std::regex_search(kernels, std::regex("[0-9]+ x (f32|bf16|int8) [a-z0-9_]+:[a-z0-9_]+")))
             << kernels;
+        // Attention: f32 for fp32, else bf16 on oneDNN's brgemm where the CPU has bf16 instructions.
+        const std::string attention = info["attention_kernel"];
+        if (c.dtype == "fp32") {
+            EXPECT_EQ(attention, "f32 sgemm");
+        } else {
+            EXPECT_TRUE(attention == "f32 sgemm" || attention.rfind("bf16 brg:", 0) == 0) << c.dtype << ": " << attention;
+        }
     }
 }
 

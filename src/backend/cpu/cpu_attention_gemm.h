@@ -12,8 +12,8 @@
 
 namespace bge::cpu {
 
-// The oneDNN implementation of attention's bf16 score GEMM on this CPU ("brg:avx512_core_amx"); empty where oneDNN
-// has no bf16 matmul or only its reference kernel (slower than the f32 path).
+// The oneDNN implementation of attention's bf16 score GEMM on this CPU ("brg:avx512_core_amx_bf16"); empty where
+// oneDNN has no native bf16 matmul (brgemm) here: none, an emulation or its reference kernel, none faster than f32.
 std::string bf16_attention_kernel(const dnnl::engine& engine);
 
 // Not thread-safe: one per thread. Every matrix is dense row-major; BF16 ones are bit patterns (uint16_t).
