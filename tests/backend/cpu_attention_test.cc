@@ -1,5 +1,6 @@
 // CPU packed varlen attention against a double-precision softmax reference (tolerance 1e-5 abs; the bf16 GEMMs of the
-// bf16/int8 precisions 1e-2 abs with values in [-1, 1], their rounding of Q, K, V and the probabilities to 8 bits),
+// bf16/int8 precisions 1e-2 abs with values in [-1, 1], their rounding of Q, K, V and the probabilities to 8 bits;
+// 1.5e-3 on rows over several key chunks),
 // batch invariance, thread-count invariance and a long sequence.
 #include <gtest/gtest.h>
 
@@ -165,6 +166,9 @@ std::unique_ptr<Backend> bf16_attention_backend(int n_threads) {
 }
 
 constexpr double kBf16Tolerance = 1e-2;
+// Rows over more than one key chunk average ~1000 values of V (|out| < 0.1): tighter, so that a missing rescale of the
+// earlier chunks' sums (error ~6e-3 on the peaked rows, where the running max moves) fails. Expected error ~3e-4.
+constexpr double kBf16LongTolerance = 1.5e-3;
 
 TEST(CpuAttentionBf16Test, PackedBatchAndLongSequencesMatchReference) {
     auto backend = bf16_attention_backend(2);
@@ -182,7 +186,7 @@ TEST(CpuAttentionBf16Test, PackedBatchAndLongSequencesMatchReference) {
     }
     const int64_t long_start = b.cu_seqlens[5];
     expect_rows_match(b, got, hidden, n_heads, 5, {long_start, long_start + 366, long_start + 367, long_start + 1099},
-                      kBf16Tolerance);
+                      kBf16LongTolerance);
     // The f32 path gives a different answer (the test compares the bf16 one): at least one element off by > 1e-6.
     auto f32 = make_cpu_backend(2);
     const std::vector<float> exact = run_attention(*f32, b, hidden, n_heads);
@@ -202,7 +206,7 @@ TEST(CpuAttentionBf16Test, PeakedScoresMatchReference) {
     }
     const std::vector<float> got = run_attention(*backend, b, hidden, 1);
     expect_rows_match(b, got, hidden, 1, 0, {0, 1, 36}, kBf16Tolerance);
-    expect_rows_match(b, got, hidden, 1, 1, {37, 38, 37 + 1023, 37 + 1024, 37 + 2099}, kBf16Tolerance);
+    expect_rows_match(b, got, hidden, 1, 1, {37, 38, 37 + 1023, 37 + 1024, 37 + 2099}, kBf16LongTolerance);
 }
 
 TEST(CpuAttentionBf16Test, BatchAndThreadInvariance) {
