@@ -140,8 +140,8 @@ void AttentionRunner::run(const Tensor& qkv, std::span<const int32_t> cu_seqlens
     if (n_items == 0) return;
     const int n_workers = static_cast<int>(std::min<int64_t>(n_threads, n_items));
     if (workers_.size() < static_cast<size_t>(n_workers)) workers_.resize(n_workers);
-    const int64_t scratch_floats = std::min(kMaxQBlock, max_len) * std::min(kKeyBlock, max_len);
-    if (!bf16_engine_) {
+    if (!bf16_engine_) {  // the f32 items' score tiles (attend_block_bf16 reserves its own buffers)
+        const int64_t scratch_floats = std::min(kMaxQBlock, max_len) * std::min(kKeyBlock, max_len);
         for (int t = 0; t < n_workers; ++t) workers_[t].scores.reserve(sizeof(float) * scratch_floats);
     }
 

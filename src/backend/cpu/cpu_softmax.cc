@@ -29,10 +29,8 @@ BGE_VECTOR_CLONES float exp_shifted_to_bf16(const float* s, int64_t n, float shi
     float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
     for (int64_t i = 0; i < n; ++i) {
-        // exp_nonpositive_coarse is finite and positive (NaN in gives e^-87): rounded to nearest even without
-        // round_to_bf16's NaN case.
-        const uint32_t u = std::bit_cast<uint32_t>(exp_nonpositive_coarse(s[i] - shift));
-        const uint32_t hi = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+        // exp_nonpositive_coarse is finite and positive (NaN in gives e^-87): no NaN case to round.
+        const uint32_t hi = round_finite_to_bf16_bits(std::bit_cast<uint32_t>(exp_nonpositive_coarse(s[i] - shift)));
         p[i] = static_cast<uint16_t>(hi >> 16);
         sum += std::bit_cast<float>(hi);
     }

@@ -47,13 +47,16 @@ namespace bge::cpu {
     return p * std::bit_cast<float>((static_cast<int32_t>(k) + 127) << 23);
 }
 
-// x rounded to bf16 (nearest even on the dropped 16 bits), as its bit pattern; a NaN keeps its top bits with the
-// quiet bit set.
+// A finite float's bits rounded to bf16 (nearest even on the dropped 16 bits), still as float bits: the low 16 are 0.
+[[gnu::always_inline]] inline uint32_t round_finite_to_bf16_bits(uint32_t u) {
+    return (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+}
+
+// x rounded to bf16 (nearest even), as its bit pattern; a NaN keeps its top bits with the quiet bit set.
 [[gnu::always_inline]] inline uint16_t round_to_bf16(float x) {
     const uint32_t u = std::bit_cast<uint32_t>(x);
-    const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
     const bool nan = (u & 0x7fffffffu) > 0x7f800000u;
-    return static_cast<uint16_t>(nan ? ((u >> 16) | 0x40u) : rounded);
+    return static_cast<uint16_t>(nan ? ((u >> 16) | 0x40u) : round_finite_to_bf16_bits(u) >> 16);
 }
 
 }  // namespace bge::cpu
