@@ -232,10 +232,16 @@ void LinearRunner::int8_epilogue(const Tensor& x, const CpuLinearWeight& w, cons
     const auto* xf = static_cast<const float*>(x.data);
     BGE_CHECK(next == nullptr || next->type != GemmType::kF32);
     void* next_data = next != nullptr ? reserve_source(*next, y.rows, *next_source) : nullptr;
+    // Where only next's input is wanted (next adds no exact channels of y), each row is dequantized into the
+    // thread's own buffer, which stays in cache, instead of over the s32 sums: y's lines are read, not rewritten.
+    const bool keep_y = next == nullptr || !next->exact.empty();
+    auto* thread_rows =
+        keep_y ? nullptr : static_cast<float*>(row_buffers_.reserve(sizeof(float) * n * n_threads_));
 #pragma omp parallel for num_threads(n_threads_) schedule(static)
     for (int64_t r = 0; r < y.rows; ++r) {
-        auto* row = reinterpret_cast<float*>(out + r * n * 4);  // s32 in, F32 out
-        dequantize_row(row, n, rows[r], w.scales.data(), w.sums.data(), bias);
+        void* sums = out + r * n * 4;
+        float* row = keep_y ? static_cast<float*>(sums) : thread_rows + omp_get_thread_num() * n;
+        dequantize_row(sums, row, n, rows[r], w.scales.data(), w.sums.data(), bias);
         if (!w.exact.empty()) add_exact_channels(row, n, xf + r * x.cols, w.exact, w.exact_weights.data());
         apply_activation(row, n, act);
         if (next != nullptr) convert_row(row, *next, r, next_data, *next_source);

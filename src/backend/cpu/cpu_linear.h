@@ -69,7 +69,8 @@ class LinearRunner {
     // y [n, out₂] = h · W₂ᵀ + b₂ with h = act(x [n, in₁] · W₁ᵀ + b₁) [n, out₁]: run() twice (mid F32 [n, out₁] is
     // scratch), except that h reaches the second GEMM in the form it reads without another pass over memory:
     // after an INT8 first map each row of h is dequantized, activated and quantized for the second while it is
-    // in cache; BF16 -> BF16 has the first GEMM write h in bf16. Same results as run() twice.
+    // in cache (mid then holds the s32 sums, not h); BF16 -> BF16 has the first GEMM write h in bf16. Same results
+    // as run() twice.
     void run_pair(const Tensor& x, const CpuLinearWeight& first, Activation act, const CpuLinearWeight& second,
                   const Tensor& mid, const Tensor& y);
 
@@ -117,6 +118,7 @@ class LinearRunner {
     ScratchBuffer scratchpad_;  // shared by all primitives; grows on a cache miss only
     Converted source_;          // the input of run() or of run_pair's first map
     Converted intermediate_;    // run_pair's h as its second map reads it
+    ScratchBuffer row_buffers_;  // F32 [n_threads, out]: int8_epilogue's rows when only the next map's input is kept
 };
 
 }  // namespace bge::cpu

@@ -98,13 +98,14 @@ BGE_VECTOR_CLONES float quantize_row_s8(const float* w, int64_t n, int32_t max_c
     return scale;
 }
 
-BGE_VECTOR_CLONES void dequantize_row(void* row, int64_t cols, RowQuant x, const float* w_scale, const int32_t* w_sum,
-                                      const float* bias) {
-    auto* bytes = static_cast<unsigned char*>(row);
+BGE_VECTOR_CLONES void dequantize_row(const void* sums, void* out, int64_t cols, RowQuant x, const float* w_scale,
+                                      const int32_t* w_sum, const float* bias) {
+    const auto* in = static_cast<const unsigned char*>(sums);
+    auto* bytes = static_cast<unsigned char*>(out);
 #pragma omp simd
     for (int64_t c = 0; c < cols; ++c) {
         int32_t acc;
-        std::memcpy(&acc, bytes + 4 * c, 4);                     // the same bytes hold s32 in, F32 out
+        std::memcpy(&acc, in + 4 * c, 4);                        // in place: the same bytes hold s32 in, F32 out
         const int32_t centered = acc - x.zero_point * w_sum[c];  // exact: |Σ (q_x - zp) q_w| < 2^31 for k < 66000
         float y = x.scale * w_scale[c] * static_cast<float>(centered);
         if (bias != nullptr) y += bias[c];

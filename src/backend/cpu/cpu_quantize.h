@@ -53,10 +53,11 @@ Smoothing smooth_linear(const float* w, const float* b, int64_t out, int64_t in,
 // points).
 float quantize_row_s8(const float* w, int64_t n, int32_t max_code, int8_t* q, int32_t* sum);
 
-// The int8 GEMM's epilogue for one row of `cols` outputs, in place: the row holds the s32 sums
-// acc[c] = Σ_k q_x[k] q_w[c, k] and becomes F32 y[c] = x.scale * w_scale[c] * (acc[c] - x.zero_point * w_sum[c])
-// + bias[c] (bias may be null). `row` is the same memory viewed as either type.
-void dequantize_row(void* row, int64_t cols, RowQuant x, const float* w_scale, const int32_t* w_sum, const float* bias);
+// The int8 GEMM's epilogue for one row of `cols` outputs: `sums` holds the s32 sums acc[c] = Σ_k q_x[k] q_w[c, k],
+// and `out` gets F32 y[c] = x.scale * w_scale[c] * (acc[c] - x.zero_point * w_sum[c]) + bias[c] (bias may be null).
+// `out` is `sums` (in place: the same memory viewed as either type) or does not overlap it.
+void dequantize_row(const void* sums, void* out, int64_t cols, RowQuant x, const float* w_scale, const int32_t* w_sum,
+                    const float* bias);
 
 // y [cols] += Σ_j x[channels[j]] * weights[j, :] in order of j: a Smoothing's exact channels for one row.
 void add_exact_channels(float* y, int64_t cols, const float* x, std::span<const int32_t> channels,
