@@ -1,7 +1,8 @@
 // Throughput of the CUDA backend's ops at BGE-M3 shapes, fp16. Attention (16 heads x 64): packed batches of
 // equal and of mixed lengths, on the own mma.sync kernel (BGE_CUDA_ATTENTION=mma), the own Hopper kernel (=wgmma,
 // where it runs) and cuDNN's fused SDPA (=cudnn, where it loads). Layer ops at 512 x 32 tokens: the four GEMMs
-// (TFLOP/s), exact GELU and residual + LayerNorm (TB/s of the bytes they must move), each as the encoder calls it.
+// (TFLOP/s), exact GELU and residual + LayerNorm (TB/s of the bytes they must move), each as the encoder calls it,
+// and the FFN block (up, GELU, down) over row chunks of several sizes.
 // Usage: bge_cuda_ops_bench [--reps N] [--attention MODE,...] (those attention modes only, no layer ops). Prints a
 // table, then JSON. Each figure is the median over N timings (host clock around back-to-back calls + synchronize;
 // attention one call per timing, the layer ops 10), after two warm-ups (which build the plans).
@@ -151,6 +152,19 @@ void bench_layer(int reps, std::mt19937& rng, std::vector<Row>& rows) {
     const double ln_ms =
         median_ms(*backend, reps, 10, [&] { backend->add_layer_norm(y.view, x.view, gamma.view, beta.view, 1e-5f); });
     bytes("residual + LayerNorm", ln_ms, 3 * f16 * n * kHidden);
+    // The encoder runs the FFN over row chunks of at most kFfnChunkTokens (8192): smaller chunks would keep the
+    // [chunk, 4096] activations in L2 (50 MB) between the GELU pass and the down GEMM.
+    for (int64_t chunk : {16384, 8192, 4096, 2048}) {
+        const double ms = median_ms(*backend, reps, 10, [&] {
+            for (int64_t r = 0; r < n; r += chunk) {
+                const int64_t m = std::min(chunk, n - r);
+                backend->feed_forward(x.view.row_slice(r, m), *w_up, *w_down, ffn.view.row_slice(0, m),
+                                      y.view.row_slice(r, m));
+            }
+        });
+        rows.push_back({"FFN block, chunks of " + std::to_string(chunk), shape, ms,
+                        4.0 * n * kHidden * kFfn / (ms * 1e-3) / 1e12, "TFLOP/s"});
+    }
 }
 
 }  // namespace
