@@ -8,8 +8,6 @@
 #include <cublasLt.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
-#include <cudnn_graph.h>  // types only: the functions come from dlopen
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <cmath>
@@ -20,6 +18,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include "backend/cuda/cudnn_api.h"
 
 namespace {
 
@@ -143,57 +143,39 @@ void bench_cublaslt(cublasLtHandle_t lt, cudaStream_t stream, void* workspace, c
     cublasLtMatmulDescDestroy(desc);
 }
 
-// The graph-API entry points used, and descriptor building that remembers the first failure.
+// Descriptor building on the graph API that remembers the first failure.
 struct Cudnn {
-    decltype(&cudnnCreate) create = nullptr;
-    decltype(&cudnnSetStream) set_stream = nullptr;
-    decltype(&cudnnBackendCreateDescriptor) create_descriptor = nullptr;
-    decltype(&cudnnBackendDestroyDescriptor) destroy_descriptor = nullptr;
-    decltype(&cudnnBackendSetAttribute) set_attribute = nullptr;
-    decltype(&cudnnBackendGetAttribute) get_attribute = nullptr;
-    decltype(&cudnnBackendFinalize) finalize = nullptr;
-    decltype(&cudnnBackendExecute) execute = nullptr;
+    bge::cuda::CudnnApi api;
     cudnnHandle_t handle = nullptr;
     std::vector<cudnnBackendDescriptor_t> made;
     bool ok = true;
 
     bool load(cudaStream_t stream) {
-        void* lib = dlopen("libcudnn.so.9", RTLD_NOW | RTLD_LOCAL);
-        if (lib == nullptr) return false;
-        const auto sym = [&](auto& f, const char* name) {
-            f = reinterpret_cast<std::remove_reference_t<decltype(f)>>(dlsym(lib, name));
-            ok = ok && f != nullptr;
-        };
-        sym(create, "cudnnCreate");
-        sym(set_stream, "cudnnSetStream");
-        sym(create_descriptor, "cudnnBackendCreateDescriptor");
-        sym(destroy_descriptor, "cudnnBackendDestroyDescriptor");
-        sym(set_attribute, "cudnnBackendSetAttribute");
-        sym(get_attribute, "cudnnBackendGetAttribute");
-        sym(finalize, "cudnnBackendFinalize");
-        sym(execute, "cudnnBackendExecute");
-        ok = ok && create(&handle) == CUDNN_STATUS_SUCCESS && set_stream(handle, stream) == CUDNN_STATUS_SUCCESS;
+        std::string why;
+        ok = api.load(&why) && api.create(&handle) == CUDNN_STATUS_SUCCESS &&
+             api.set_stream(handle, stream) == CUDNN_STATUS_SUCCESS;
+        if (!ok) std::printf("cuDNN: %s\n", why.empty() ? "no handle" : why.c_str());
         return ok;
     }
     void release() {
-        for (auto d = made.rbegin(); d != made.rend(); ++d) destroy_descriptor(*d);
+        for (auto d = made.rbegin(); d != made.rend(); ++d) api.destroy_descriptor(*d);
         made.clear();
         ok = true;
     }
     cudnnBackendDescriptor_t make(cudnnBackendDescriptorType_t type) {
         cudnnBackendDescriptor_t d = nullptr;
-        ok = ok && create_descriptor(type, &d) == CUDNN_STATUS_SUCCESS;
+        ok = ok && api.create_descriptor(type, &d) == CUDNN_STATUS_SUCCESS;
         if (d != nullptr) made.push_back(d);
         return d;
     }
     void set(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t name, cudnnBackendAttributeType_t type,
              int64_t count, const void* values) {
-        ok = ok && set_attribute(d, name, type, count, values) == CUDNN_STATUS_SUCCESS;
+        ok = ok && api.set_attribute(d, name, type, count, values) == CUDNN_STATUS_SUCCESS;
     }
     void link(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t name, cudnnBackendDescriptor_t value) {
         set(d, name, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &value);
     }
-    void done(cudnnBackendDescriptor_t d) { ok = ok && finalize(d) == CUDNN_STATUS_SUCCESS; }
+    void done(cudnnBackendDescriptor_t d) { ok = ok && api.finalize(d) == CUDNN_STATUS_SUCCESS; }
     cudnnBackendDescriptor_t tensor(int64_t uid, cudnnDataType_t type, int64_t rows, int64_t cols, int64_t row_stride,
                                     int64_t col_stride, bool is_virtual) {
         auto d = make(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
@@ -260,11 +242,11 @@ void bench_cudnn(Cudnn& dnn, cudaStream_t stream, void* workspace, const Operand
     dnn.set(heuristics, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode);
     dnn.done(heuristics);
     int64_t n_configs = 0;
-    dnn.ok = dnn.ok && dnn.get_attribute(heuristics, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0,
+    dnn.ok = dnn.ok && dnn.api.get_attribute(heuristics, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0,
                                          &n_configs, nullptr) == CUDNN_STATUS_SUCCESS;
     std::vector<cudnnBackendDescriptor_t> configs(static_cast<size_t>(n_configs));
     for (auto& c : configs) c = dnn.make(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
-    dnn.ok = dnn.ok && dnn.get_attribute(heuristics, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+    dnn.ok = dnn.ok && dnn.api.get_attribute(heuristics, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
                                          n_configs, &n_configs, configs.data()) == CUDNN_STATUS_SUCCESS;
     const std::string label = std::string(name) + (fused ? " cuDNN +bias+GELU config " : " cuDNN config ");
     if (!dnn.ok) std::printf("%-44s no graph\n", label.c_str());
@@ -277,8 +259,8 @@ void bench_cudnn(Cudnn& dnn, cudaStream_t stream, void* workspace, const Operand
         dnn.link(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, configs[i]);
         dnn.set(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &dnn.handle);
         int64_t workspace_bytes = 0;
-        if (!dnn.ok || dnn.finalize(plan) != CUDNN_STATUS_SUCCESS ||
-            dnn.get_attribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, nullptr,
+        if (!dnn.ok || dnn.api.finalize(plan) != CUDNN_STATUS_SUCCESS ||
+            dnn.api.get_attribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, nullptr,
                               &workspace_bytes) != CUDNN_STATUS_SUCCESS ||
             workspace_bytes > static_cast<int64_t>(kWorkspaceBytes)) {
             continue;  // a config without a plan here
@@ -291,7 +273,7 @@ void bench_cudnn(Cudnn& dnn, cudaStream_t stream, void* workspace, const Operand
         dnn.set(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
         dnn.done(pack);
         const double ms =
-            time_ms(stream, reps, [&] { return dnn.ok && dnn.execute(dnn.handle, plan, pack) == CUDNN_STATUS_SUCCESS; });
+            time_ms(stream, reps, [&] { return dnn.ok && dnn.api.execute(dnn.handle, plan, pack) == CUDNN_STATUS_SUCCESS; });
         report(o, label + std::to_string(i), ms, fused, fused);
     }
     dnn.release();
@@ -314,7 +296,7 @@ int main(int argc, char** argv) {
     if (cublasLtCreate(&lt) != CUBLAS_STATUS_SUCCESS) die("cublasLtCreate failed");
     Cudnn dnn;
     const bool have_cudnn = dnn.load(stream);
-    if (!have_cudnn) std::printf("libcudnn.so.9 not usable here: cuBLASLt only\n");
+    if (!have_cudnn) std::printf("cuBLASLt only\n");
     std::mt19937 rng(1);
     for (const Shape& s : {Shape{"QKV", 1024, 3072}, Shape{"attention-out", 1024, 1024}, Shape{"FFN-up", 1024, 4096},
                            Shape{"FFN-down", 4096, 1024}}) {

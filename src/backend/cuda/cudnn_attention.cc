@@ -1,8 +1,5 @@
 #include "backend/cuda/cudnn_attention.h"
 
-#include <cudnn_graph.h>  // types and enums only: the functions come from dlopen
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <array>
 #include <climits>
@@ -11,54 +8,13 @@
 #include <tuple>
 #include <vector>
 
+#include "backend/cuda/cudnn_api.h"
 #include "backend/cuda/kernels/kernels.h"
 
 namespace bge::cuda {
 namespace {
 
 constexpr size_t kMinVersion = 91500;  // SDPA_FWD with per-sequence lengths
-
-// The few entry points used, looked up in libcudnn.so.9.
-struct Api {
-    void* library = nullptr;
-    decltype(&cudnnGetVersion) get_version = nullptr;
-    decltype(&cudnnGetLastErrorString) last_error = nullptr;
-    decltype(&cudnnCreate) create = nullptr;
-    decltype(&cudnnDestroy) destroy = nullptr;
-    decltype(&cudnnSetStream) set_stream = nullptr;
-    decltype(&cudnnBackendCreateDescriptor) create_descriptor = nullptr;
-    decltype(&cudnnBackendDestroyDescriptor) destroy_descriptor = nullptr;
-    decltype(&cudnnBackendSetAttribute) set_attribute = nullptr;
-    decltype(&cudnnBackendGetAttribute) get_attribute = nullptr;
-    decltype(&cudnnBackendFinalize) finalize = nullptr;
-    decltype(&cudnnBackendExecute) execute = nullptr;
-
-    bool load(std::string* why) {
-        library = dlopen("libcudnn.so.9", RTLD_NOW | RTLD_LOCAL);
-        if (library == nullptr) {
-            *why = std::string("libcudnn.so.9 not found (") + dlerror() + ")";
-            return false;
-        }
-        bool ok = true;
-        const auto sym = [&](auto& f, const char* name) {
-            f = reinterpret_cast<std::remove_reference_t<decltype(f)>>(dlsym(library, name));
-            ok = ok && f != nullptr;
-        };
-        sym(get_version, "cudnnGetVersion");
-        sym(last_error, "cudnnGetLastErrorString");
-        sym(create, "cudnnCreate");
-        sym(destroy, "cudnnDestroy");
-        sym(set_stream, "cudnnSetStream");
-        sym(create_descriptor, "cudnnBackendCreateDescriptor");
-        sym(destroy_descriptor, "cudnnBackendDestroyDescriptor");
-        sym(set_attribute, "cudnnBackendSetAttribute");
-        sym(get_attribute, "cudnnBackendGetAttribute");
-        sym(finalize, "cudnnBackendFinalize");
-        sym(execute, "cudnnBackendExecute");
-        if (!ok) *why = "libcudnn.so.9 lacks a graph-API function";
-        return ok;
-    }
-};
 
 // Graph tensor ids (variant-pack order).
 enum Uid : int64_t { kQ = 1, kK, kV, kO, kScale, kSeqQ, kSeqKv, kQkvOffsets, kOutOffsets };
@@ -71,7 +27,7 @@ int64_t next_pow2(int64_t v) {
 
 // One execution plan for a bucket; its descriptors are destroyed in reverse order of creation.
 struct Plan {
-    const Api* api = nullptr;
+    const CudnnApi* api = nullptr;
     std::vector<cudnnBackendDescriptor_t> descriptors;
     cudnnBackendDescriptor_t plan = nullptr;
     int64_t workspace_bytes = 0;
@@ -118,7 +74,7 @@ struct Plan {
 }  // namespace
 
 struct CudnnAttention::Impl {
-    Api api;
+    CudnnApi api;
     cudnnHandle_t handle = nullptr;
     cudaStream_t stream = nullptr;
     int32_t* layout = nullptr;  // I32 device: seq lens [kMax], qkv offsets [kMax + 1], out offsets [kMax + 1]
