@@ -416,8 +416,10 @@ TEST(SchedulerTest, ASlowWorkerTakesNoWorkAtLightLoad) {
 }
 
 TEST(SchedulerTest, UnderLoadASlowWorkerTakesWorkInProportionToItsSpeed) {
-    auto* fast = new TimedWorker(10);
-    auto* slow = new TimedWorker(100);
+    // Milliseconds a batch (fast: 2.6 for 64 tokens), so that a run delayed by a loaded machine's scheduling
+    // (observed: a sanitizer build beside other tests) does not make the fast worker look as slow as the slow one.
+    auto* fast = new TimedWorker(40);
+    auto* slow = new TimedWorker(400);
     SchedulerOptions o = small_options();
     o.max_queue = 200;
     auto scheduler = make_scheduler(o, {fast, slow});
