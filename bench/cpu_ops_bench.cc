@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
@@ -123,7 +124,10 @@ int main(int argc, char** argv) {
     constexpr int kHeads = 16;
     constexpr int64_t kHidden = 1024;
     constexpr int64_t kIntermediate = 4096;
-    {  // The FFN block as the encoder runs it (Backend::feed_forward): against the sum of the two rows above.
+    {  // The layer's two sub-layers as the encoder runs them (Backend::linear_add_norm, Backend::feed_forward with
+       // the next map hinted) against the same maps, residual adds and LayerNorms as separate ops.
+        const auto w_out = random_vector(kHidden * kHidden, rng, 0.05f);
+        const auto b_out = random_vector(kHidden, rng, 0.05f);
         const auto w_up = random_vector(kIntermediate * kHidden, rng, 0.05f);
         const auto b_up = random_vector(kIntermediate, rng, 0.05f);
         const auto w_down = random_vector(kHidden * kIntermediate, rng, 0.05f);
@@ -132,19 +136,44 @@ int main(int argc, char** argv) {
         const std::vector<float> gamma(kHidden, 1.f), beta(kHidden, 0.f);
         for (int p = 0; p < 3; ++p) {
             bge::Backend& be = *precisions[p];
+            auto out = ok_value(be.make_encoder_linear(bge::EncoderLinear::kAttentionOut, w_out.data(), b_out.data(),
+                                                       kHidden, kHidden, {}));
             auto up = ok_value(be.make_encoder_linear(bge::EncoderLinear::kFfnIn, w_up.data(), b_up.data(),
                                                       kIntermediate, kHidden, bge::InputNorm{gamma, beta}));
             auto down = ok_value(be.make_encoder_linear(bge::EncoderLinear::kFfnOut, w_down.data(), b_down.data(),
                                                         kHidden, kIntermediate, {}));
             auto x = ok_value(be.upload(x_host.data(), rows, kHidden, bge::DType::kF32));
+            auto g = ok_value(be.upload(gamma.data(), 1, kHidden, bge::DType::kF32));
+            auto bt = ok_value(be.upload(beta.data(), 1, kHidden, bge::DType::kF32));
             auto mid = ok_value(be.alloc(bge::DType::kF32, rows, kIntermediate));
             auto y = ok_value(be.alloc(bge::DType::kF32, rows, kHidden));
-            const double s = min_seconds(reps, [&] { be.feed_forward(x.view, *up, *down, mid.view, y.view); });
-            char shape[128];
-            std::snprintf(shape, sizeof shape, "[%lld,%lld] -> %lld -> %lld FFN block %s", static_cast<long long>(rows),
-                          static_cast<long long>(kHidden), static_cast<long long>(kIntermediate),
-                          static_cast<long long>(kHidden), kPrecisionNames[p]);
-            results.push_back({"ffn", shape, s * 1e3, 4.0 * rows * kHidden * kIntermediate / s / 1e9});
+            auto z = ok_value(be.alloc(bge::DType::kF32, rows, kHidden));
+            const double attn_separate = min_seconds(reps, [&] {
+                be.linear(x.view, *out, bge::Activation::kNone, y.view);
+                be.add_layer_norm(y.view, x.view, g.view, bt.view, 1e-5f);
+            });
+            const double attn_fused = min_seconds(
+                reps, [&] { be.linear_add_norm(x.view, *out, {x.view, g.view, bt.view, 1e-5f, up.get()}, y.view); });
+            const double ffn_separate = min_seconds(reps, [&] {
+                be.linear(y.view, *up, bge::Activation::kGelu, mid.view);
+                be.linear(mid.view, *down, bge::Activation::kNone, z.view);
+                be.add_layer_norm(z.view, y.view, g.view, bt.view, 1e-5f);
+            });
+            // Every call after the first reads y as the attention sub-layer above left it: converted for FFN up.
+            be.linear_add_norm(x.view, *out, {x.view, g.view, bt.view, 1e-5f, up.get()}, y.view);
+            const double ffn_fused = min_seconds(reps, [&] {
+                be.feed_forward(y.view, *up, *down, mid.view, {y.view, g.view, bt.view, 1e-5f, nullptr}, z.view);
+            });
+            const double attn_flop = 2.0 * rows * kHidden * kHidden, ffn_flop = 4.0 * rows * kHidden * kIntermediate;
+            char shape[160];
+            for (auto [what, seconds, flop] : {std::tuple{"attn out + LayerNorm, separate", attn_separate, attn_flop},
+                                               {"attn out + LayerNorm, fused", attn_fused, attn_flop},
+                                               {"FFN + LayerNorm, separate", ffn_separate, ffn_flop},
+                                               {"FFN + LayerNorm, fused", ffn_fused, ffn_flop}}) {
+                std::snprintf(shape, sizeof shape, "[%lld,%lld] %s %s", static_cast<long long>(rows),
+                              static_cast<long long>(kHidden), what, kPrecisionNames[p]);
+                results.push_back({"sublayer", shape, seconds * 1e3, flop / seconds / 1e9});
+            }
         }
     }
     struct AttentionCase {

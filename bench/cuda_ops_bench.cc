@@ -2,7 +2,7 @@
 // equal and of mixed lengths, on the own mma.sync kernel (BGE_CUDA_ATTENTION=mma), the own Hopper kernel (=wgmma,
 // where it runs) and cuDNN's fused SDPA (=cudnn, where it loads). Layer ops at 512 x 32 tokens: the four GEMMs
 // (TFLOP/s), exact GELU and residual + LayerNorm (TB/s of the bytes they must move), each as the encoder calls it,
-// and the FFN block (up, GELU, down) over row chunks of several sizes.
+// and the FFN sub-layer (up, GELU, down, residual + LayerNorm) over row chunks of several sizes.
 // Usage: bge_cuda_ops_bench [--reps N] [--attention MODE,...] (those attention modes only, no layer ops). Prints a
 // table, then JSON. Each figure is the median over N timings (host clock around back-to-back calls + synchronize;
 // attention one call per timing, the layer ops 10), after two warm-ups (which build the plans).
@@ -159,10 +159,11 @@ void bench_layer(int reps, std::mt19937& rng, std::vector<Row>& rows) {
             for (int64_t r = 0; r < n; r += chunk) {
                 const int64_t m = std::min(chunk, n - r);
                 backend->feed_forward(x.view.row_slice(r, m), *w_up, *w_down, ffn.view.row_slice(0, m),
+                                      {x.view.row_slice(r, m), gamma.view, beta.view, 1e-5f, nullptr},
                                       y.view.row_slice(r, m));
             }
         });
-        rows.push_back({"FFN block, chunks of " + std::to_string(chunk), shape, ms,
+        rows.push_back({"FFN + LayerNorm, chunks of " + std::to_string(chunk), shape, ms,
                         4.0 * n * kHidden * kFfn / (ms * 1e-3) / 1e12, "TFLOP/s"});
     }
 }

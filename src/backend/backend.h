@@ -79,6 +79,18 @@ class LinearWeight {
     int64_t out_features = 0;
 };
 
+// The residual add and LayerNorm that close a post-LN encoder sub-layer: y = LayerNorm(y + residual) over y's rows.
+// `next` is a hint, or null: the map that reads y right after, i.e. the next op is linear() or feed_forward() with
+// `next` on y or on row slices of it, and y is not changed before. A backend may then convert y's rows into that
+// map's input precision while they are in cache (the CPU's bf16 and u8 GEMM inputs). It never changes a result; a
+// wrong hint costs only time.
+struct AddNorm {
+    Tensor residual;     // [n, hidden] in the activation dtype
+    Tensor gamma, beta;  // F32 [1, hidden]
+    float eps = 0.f;
+    const LinearWeight* next = nullptr;
+};
+
 struct DeviceMemoryInfo {
     int64_t total_bytes = 0;  // the device's memory (0 where unknown)
     int64_t free_bytes = 0;
@@ -141,14 +153,23 @@ class Backend {
     // y [n, out] = act(x [n, in] · Wᵀ + b). x is in the activation dtype; y in it or in F32. No overlap.
     virtual void linear(const Tensor& x, const LinearWeight& w, Activation act, const Tensor& y) = 0;
 
-    // The encoder's feed-forward block: y [n, hidden] = gelu(x [n, hidden] · W_upᵀ + b_up) · W_downᵀ + b_down, with
-    // mid [n, intermediate] (activation dtype) as scratch for the inner activations. A backend may fuse the two
-    // maps (the CPU hands the inner activations to the second GEMM in its input precision without a pass over
-    // memory); the result is that of the two linear() calls. No overlap.
+    // y [n, out] = LayerNorm(x [n, in] · Wᵀ + b + norm.residual): linear() then add_layer_norm(), which a backend
+    // may fuse (the CPU adds the residual and normalizes each row in the GEMM's epilogue). No overlap.
+    virtual void linear_add_norm(const Tensor& x, const LinearWeight& w, const AddNorm& norm, const Tensor& y) {
+        linear(x, w, Activation::kNone, y);
+        add_layer_norm(y, norm.residual, norm.gamma, norm.beta, norm.eps);
+    }
+
+    // The encoder's feed-forward sub-layer: y [n, hidden] = LayerNorm(gelu(x [n, hidden] · W_upᵀ + b_up) · W_downᵀ +
+    // b_down + norm.residual), with mid [n, intermediate] (activation dtype) as scratch for the inner activations.
+    // A backend may fuse the steps (the CPU hands the inner activations to the second GEMM in its input precision
+    // without a pass over memory, and normalizes in the second GEMM's epilogue); the result is that of two
+    // linear() calls and add_layer_norm(). No overlap.
     virtual void feed_forward(const Tensor& x, const LinearWeight& up, const LinearWeight& down, const Tensor& mid,
-                              const Tensor& y) {
+                              const AddNorm& norm, const Tensor& y) {
         linear(x, up, Activation::kGelu, mid);
         linear(mid, down, Activation::kNone, y);
+        add_layer_norm(y, norm.residual, norm.gamma, norm.beta, norm.eps);
     }
 
     // out [m, cols] = x [rows[i]] for i < m, converted to out.dtype (F32 or the activation dtype).

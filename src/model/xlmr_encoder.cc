@@ -152,18 +152,22 @@ Tensor XlmrEncoder::forward(const PackedBatch& batch, EncoderWorkspace& ws) cons
 
     backend_.embed(ids, positions, word_embeddings_.view, position_embeddings_.view, token_type_embedding_.view,
                    embed_ln_gamma_.view, embed_ln_beta_.view, eps, x);
-    for (const Layer& layer : layers_) {
+    // One FFN chunk (every batch up to kFfnChunkTokens) lets its sub-layer hand the next layer's QKV map its input.
+    const bool one_ffn_chunk = n <= ws.ffn.view.rows;
+    for (size_t i = 0; i < layers_.size(); ++i) {
+        const Layer& layer = layers_[i];
+        const LinearWeight* next_qkv = one_ffn_chunk && i + 1 < layers_.size() ? layers_[i + 1].qkv.get() : nullptr;
         backend_.linear(x, *layer.qkv, Activation::kNone, qkv);
         backend_.attention(qkv, layout, config_.num_attention_heads, context);
-        backend_.linear(context, *layer.attn_out, Activation::kNone, y);
-        backend_.add_layer_norm(y, x, layer.attn_ln_gamma.view, layer.attn_ln_beta.view, eps);
+        backend_.linear_add_norm(context, *layer.attn_out,
+                                 {x, layer.attn_ln_gamma.view, layer.attn_ln_beta.view, eps, layer.ffn_in.get()}, y);
         std::swap(x, y);
         for (int64_t r = 0; r < n; r += ws.ffn.view.rows) {
             const int64_t rows = std::min(ws.ffn.view.rows, n - r);
             const Tensor ffn = ws.ffn.view.row_slice(0, rows);  // [rows, intermediate]
-            backend_.feed_forward(x.row_slice(r, rows), *layer.ffn_in, *layer.ffn_out, ffn, y.row_slice(r, rows));
+            const AddNorm norm{x.row_slice(r, rows), layer.ffn_ln_gamma.view, layer.ffn_ln_beta.view, eps, next_qkv};
+            backend_.feed_forward(x.row_slice(r, rows), *layer.ffn_in, *layer.ffn_out, ffn, norm, y.row_slice(r, rows));
         }
-        backend_.add_layer_norm(y, x, layer.ffn_ln_gamma.view, layer.ffn_ln_beta.view, eps);
         std::swap(x, y);
     }
     return x;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "backend/cpu/cpu_attention.h"
 #include "backend/cpu/cpu_backend.h"
 #include "backend_test_util.h"
 
@@ -177,9 +178,10 @@ TEST(CpuAttentionBf16Test, PackedBatchAndLongSequencesMatchReference) {
     const int64_t hidden = 128;
     const int n_heads = 2;
     // 1100: three query blocks and two key chunks (the running max and the sums rescaled between chunks).
-    const Batch b = make_batch({1, 5, 0, 64, 130, 1100, 3}, hidden, 31, 1.f);
+    // Sequences below kBf16AttentionMinLength (192) run f32, the others bf16.
+    const Batch b = make_batch({1, 5, 0, 64, 130, 1100, 3, 200}, hidden, 31, 1.f);
     const std::vector<float> got = run_attention(*backend, b, hidden, n_heads);
-    for (int64_t s : {0, 1, 3, 4, 6}) {
+    for (int64_t s : {0, 1, 3, 4, 6, 7}) {
         std::vector<int64_t> rows;
         for (int64_t t = b.cu_seqlens[s]; t < b.cu_seqlens[s + 1]; ++t) rows.push_back(t);
         expect_rows_match(b, got, hidden, n_heads, s, rows, kBf16Tolerance);
@@ -194,6 +196,13 @@ TEST(CpuAttentionBf16Test, PackedBatchAndLongSequencesMatchReference) {
     for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(double(got[i]) - exact[i]));
     std::printf("bf16 attention: max |bf16 - f32| %.3g\n", worst);
     EXPECT_GT(worst, 1e-6);
+    // The short sequences are the f32 path's, bit for bit.
+    for (int64_t s : {0, 1, 3, 4, 6}) {
+        ASSERT_LT(b.cu_seqlens[s + 1] - b.cu_seqlens[s], cpu::kBf16AttentionMinLength);
+        for (int64_t i = b.cu_seqlens[s] * hidden; i < b.cu_seqlens[s + 1] * hidden; ++i) {
+            ASSERT_EQ(got[i], exact[i]) << "sequence " << s << " element " << i;
+        }
+    }
 }
 
 TEST(CpuAttentionBf16Test, PeakedScoresMatchReference) {

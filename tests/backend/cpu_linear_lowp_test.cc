@@ -269,43 +269,124 @@ TEST(CpuLinearLowPrecision, Int8NonFiniteRowIsNanAlone) {
     }
 }
 
-// Backend::feed_forward fuses the FFN's two maps (the inner activations go to the second GEMM as u8 codes or bf16
-// straight from the first's epilogue) and must give exactly what the two linear() calls give, in every precision,
-// with the up map smoothed by its LayerNorm hint; a non-finite input row stays NaN alone through both maps.
-TEST(CpuLinearLowPrecision, FeedForwardIsTheTwoLinears) {
+// A layer's sub-layers as the encoder runs them on the CPU: linear_add_norm (attention output + residual + LayerNorm,
+// hinting FFN up) and feed_forward (the two FFN maps + residual + LayerNorm, hinting the next Q/K/V map), then that
+// map reading the hinted input. The fused steps (the residual and LayerNorm in the GEMM's epilogue, the inner
+// activations handed to the second GEMM as u8 codes or bf16, the next map's input converted ahead) must give
+// exactly what the separate linear() and add_layer_norm() calls give, in every precision, also where the FFN runs
+// over row slices (as the encoder's chunks) and after the hinted tensor is overwritten (the stale conversion is
+// dropped); a non-finite input row stays NaN alone throughout.
+TEST(CpuLinearLowPrecision, SubLayersAreTheSeparateOps) {
     const int64_t n = 37, hidden = 96, inter = 384;
-    const Norm norm = outlier_norm(hidden, 21);
+    const float eps = 1e-5f;
+    const Norm norm_in = outlier_norm(hidden, 21), norm_attn = outlier_norm(hidden, 31), norm_ffn = outlier_norm(hidden, 41);
+    const std::vector<float> w_out = test::random_floats(hidden * hidden, 27, -0.2f, 0.2f);
+    const std::vector<float> b_out = test::random_floats(hidden, 28);
     const std::vector<float> w_up = test::random_floats(inter * hidden, 22, -0.2f, 0.2f);
     const std::vector<float> b_up = test::random_floats(inter, 23);
     const std::vector<float> w_down = test::random_floats(hidden * inter, 24, -0.1f, 0.1f);
     const std::vector<float> b_down = test::random_floats(hidden, 25);
-    std::vector<float> x = norm_output(norm, n, 26);
-    x[5 * hidden + 17] = NAN;
+    const std::vector<float> w_next = test::random_floats(3 * hidden * hidden, 29, -0.2f, 0.2f);
+    const std::vector<float> b_next = test::random_floats(3 * hidden, 30);
+    std::vector<float> context = test::random_floats(n * hidden, 26, -1.f, 1.f);
+    context[5 * hidden + 17] = NAN;
+    const std::vector<float> residual = norm_output(norm_in, n, 32);
+    const std::vector<float> overwrite = norm_output(norm_ffn, n, 33);
     for (CpuPrecision precision : {CpuPrecision::kF32, CpuPrecision::kBF16, CpuPrecision::kInt8}) {
         SCOPED_TRACE(testing::Message() << "precision " << static_cast<int>(precision));
         auto backend = make_cpu_backend(2, precision);
-        auto up = test::ok_value(
-            backend->make_encoder_linear(EncoderLinear::kFfnIn, w_up.data(), b_up.data(), inter, hidden, norm.view()));
+        auto out = test::ok_value(
+            backend->make_encoder_linear(EncoderLinear::kAttentionOut, w_out.data(), b_out.data(), hidden, hidden, {}));
+        auto up = test::ok_value(backend->make_encoder_linear(EncoderLinear::kFfnIn, w_up.data(), b_up.data(), inter,
+                                                              hidden, norm_attn.view()));
         auto down = test::ok_value(
             backend->make_encoder_linear(EncoderLinear::kFfnOut, w_down.data(), b_down.data(), hidden, inter, {}));
-        DeviceTensor xd = test::ok_value(backend->upload(x.data(), n, hidden, DType::kF32));
-        DeviceTensor mid = test::ok_value(backend->alloc(DType::kF32, n, inter));
-        DeviceTensor fused = test::ok_value(backend->alloc(DType::kF32, n, hidden));
-        DeviceTensor separate = test::ok_value(backend->alloc(DType::kF32, n, hidden));
-        backend->feed_forward(xd.view, *up, *down, mid.view, fused.view);
-        backend->linear(xd.view, *up, Activation::kGelu, mid.view);
-        backend->linear(mid.view, *down, Activation::kNone, separate.view);
-        const std::vector<float> got = test::to_host(*backend, fused.view);
-        const std::vector<float> want = test::to_host(*backend, separate.view);
-        int failures = 0;
-        for (int64_t i = 0; i < n * hidden; ++i) {
-            const bool ok = i / hidden == 5 ? std::isnan(got[i]) : got[i] == want[i];
-            if (!ok && ++failures <= 5) {
-                ADD_FAILURE() << "row " << i / hidden << " col " << i % hidden << ": fused " << got[i]
-                              << ", two linears " << want[i] << " (" << backend->gemm_kernels() << ")";
-            }
+        auto next = test::ok_value(backend->make_encoder_linear(EncoderLinear::kQkv, w_next.data(), b_next.data(),
+                                                                3 * hidden, hidden, norm_ffn.view()));
+        const auto upload = [&](const std::vector<float>& v, int64_t rows) {
+            return test::ok_value(backend->upload(v.data(), rows, static_cast<int64_t>(v.size()) / rows, DType::kF32));
+        };
+        const auto alloc = [&](int64_t rows, int64_t cols) {
+            return test::ok_value(backend->alloc(DType::kF32, rows, cols));
+        };
+        DeviceTensor ctx = upload(context, n), res = upload(residual, n);
+        DeviceTensor g_attn = upload(norm_attn.gamma, 1), b_attn = upload(norm_attn.beta, 1);
+        DeviceTensor g_ffn = upload(norm_ffn.gamma, 1), b_ffn = upload(norm_ffn.beta, 1);
+        DeviceTensor mid = alloc(n, inter);
+
+        // Separate ops.
+        DeviceTensor s1 = alloc(n, hidden), s2 = alloc(n, hidden), s3 = alloc(n, 3 * hidden);
+        backend->linear(ctx.view, *out, Activation::kNone, s1.view);
+        backend->add_layer_norm(s1.view, res.view, g_attn.view, b_attn.view, eps);
+        backend->linear(s1.view, *up, Activation::kGelu, mid.view);
+        backend->linear(mid.view, *down, Activation::kNone, s2.view);
+        backend->add_layer_norm(s2.view, s1.view, g_ffn.view, b_ffn.view, eps);
+        backend->linear(s2.view, *next, Activation::kNone, s3.view);
+
+        // The FFN over two row slices (f32 GEMMs may round differently at another row count), separate and fused.
+        const std::pair<int64_t, int64_t> slices[] = {{0, 20}, {20, n - 20}};
+        DeviceTensor s2_sliced = alloc(n, hidden);
+        for (auto [r, rows] : slices) {
+            const Tensor sliced = s2_sliced.view.row_slice(r, rows);
+            backend->linear(s1.view.row_slice(r, rows), *up, Activation::kGelu, mid.view.row_slice(0, rows));
+            backend->linear(mid.view.row_slice(0, rows), *down, Activation::kNone, sliced);
+            backend->add_layer_norm(sliced, s1.view.row_slice(r, rows), g_ffn.view, b_ffn.view, eps);
         }
-        EXPECT_EQ(failures, 0);
+        DeviceTensor f1 = alloc(n, hidden), f2 = alloc(n, hidden), f3 = alloc(n, 3 * hidden);
+        backend->linear_add_norm(ctx.view, *out, {res.view, g_attn.view, b_attn.view, eps, up.get()}, f1.view);
+        for (auto [r, rows] : slices) {
+            backend->feed_forward(f1.view.row_slice(r, rows), *up, *down, mid.view.row_slice(0, rows),
+                                  {f1.view.row_slice(r, rows), g_ffn.view, b_ffn.view, eps, nullptr},
+                                  f2.view.row_slice(r, rows));
+        }
+        // The whole FFN into f2w, hinting the next map, which reads it.
+        DeviceTensor f2w = alloc(n, hidden);
+        backend->feed_forward(f1.view, *up, *down, mid.view, {f1.view, g_ffn.view, b_ffn.view, eps, next.get()},
+                              f2w.view);
+        backend->linear(f2w.view, *next, Activation::kNone, f3.view);
+
+        // A hinted tensor overwritten before its map reads it: the map reads the new values.
+        DeviceTensor h1 = alloc(n, hidden), h2 = alloc(n, 3 * hidden), o2 = alloc(n, 3 * hidden);
+        DeviceTensor o1 = upload(overwrite, n);
+        backend->feed_forward(f1.view, *up, *down, mid.view, {f1.view, g_ffn.view, b_ffn.view, eps, next.get()},
+                              h1.view);
+        backend->copy_to_device(overwrite.data(), h1.view);
+        backend->linear(h1.view, *next, Activation::kNone, h2.view);
+        backend->linear(o1.view, *next, Activation::kNone, o2.view);
+        // The hint is taken: with h1 changed behind the backend's back (what the contract forbids), a bf16 or int8
+        // map still reads the rows converted before (int8 adds its exact channels from h1 itself), not the new ones.
+        DeviceTensor t2 = alloc(n, 3 * hidden);
+        backend->feed_forward(f1.view, *up, *down, mid.view, {f1.view, g_ffn.view, b_ffn.view, eps, next.get()},
+                              h1.view);
+        std::copy(overwrite.begin(), overwrite.end(), static_cast<float*>(h1.view.data));
+        backend->linear(h1.view, *next, Activation::kNone, t2.view);
+
+        const auto expect_same = [&](const char* what, const DeviceTensor& got_d, const DeviceTensor& want_d,
+                                     int64_t nan_row) {
+            const std::vector<float> got = test::to_host(*backend, got_d.view);
+            const std::vector<float> want = test::to_host(*backend, want_d.view);
+            const int64_t cols = got_d.view.cols;
+            int failures = 0;
+            for (int64_t i = 0; i < n * cols; ++i) {
+                const bool ok = i / cols == nan_row ? std::isnan(got[i]) : got[i] == want[i];
+                if (!ok && ++failures <= 5) {
+                    ADD_FAILURE() << what << ": row " << i / cols << " col " << i % cols << ": fused " << got[i]
+                                  << ", separate " << want[i] << " (" << backend->gemm_kernels() << ")";
+                }
+            }
+            EXPECT_EQ(failures, 0) << what;
+        };
+        expect_same("attention output + LayerNorm", f1, s1, 5);
+        expect_same("FFN + LayerNorm over row slices", f2, s2_sliced, 5);
+        expect_same("FFN + LayerNorm", f2w, s2, 5);
+        expect_same("next map on the hinted input", f3, s3, 5);
+        expect_same("next map after an overwrite", h2, o2, -1);
+        const std::string kernels = backend->gemm_kernels();
+        if (kernels.find("bf16") != std::string::npos || kernels.find("int8") != std::string::npos) {
+            const std::vector<float> stale = test::to_host(*backend, t2.view);
+            const std::vector<float> fresh = test::to_host(*backend, o2.view);
+            EXPECT_NE(stale, fresh) << "the hinted input was converted again";
+        }
     }
 }
 

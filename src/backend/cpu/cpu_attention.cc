@@ -140,10 +140,14 @@ void AttentionRunner::run(const Tensor& qkv, std::span<const int32_t> cu_seqlens
     if (n_items == 0) return;
     const int n_workers = static_cast<int>(std::min<int64_t>(n_threads, n_items));
     if (workers_.size() < static_cast<size_t>(n_workers)) workers_.resize(n_workers);
-    if (!bf16_engine_) {  // the f32 items' score tiles (attend_block_bf16 reserves its own buffers)
-        const int64_t scratch_floats = std::min(kMaxQBlock, max_len) * std::min(kKeyBlock, max_len);
-        for (int t = 0; t < n_workers; ++t) workers_[t].scores.reserve(sizeof(float) * scratch_floats);
+    // The f32 items' score tiles (attend_block_bf16 reserves its own buffers).
+    int64_t f32_len = 0;  // the longest sequence that runs f32
+    for (size_t s = 0; s < n_seqs; ++s) {
+        const int64_t len = cu_seqlens[s + 1] - cu_seqlens[s];
+        if (!bf16_engine_ || len < kBf16AttentionMinLength) f32_len = std::max(f32_len, len);
     }
+    const int64_t scratch_floats = std::min(kMaxQBlock, f32_len) * std::min(kKeyBlock, f32_len);
+    for (int t = 0; t < n_workers; ++t) workers_[t].scores.reserve(sizeof(float) * scratch_floats);
 
     const auto* base = static_cast<const float*>(qkv.data);
     auto* dst = static_cast<float*>(out.data);
@@ -171,7 +175,7 @@ void AttentionRunner::run(const Tensor& qkv, std::span<const int32_t> cu_seqlens
             const float* k = base + start * ld + hidden + head * head_dim;  // [len, head_dim], stride ld
             const float* v = k + hidden;                                    // [len, head_dim], stride ld
             float* o = dst + (start + q0) * hidden + head * head_dim;       // [rows, head_dim], stride hidden
-            if (w.gemms) {
+            if (w.gemms && len >= kBf16AttentionMinLength) {
                 attend_block_bf16(q, k, v, ld, rows, len, head_dim, scale, o, hidden, w);
             } else {
                 attend_block(q, k, v, ld, rows, len, head_dim, scale, o, hidden, static_cast<float*>(w.scores.data()));

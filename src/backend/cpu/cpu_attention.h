@@ -15,6 +15,10 @@
 
 namespace bge::cpu {
 
+// Below this many tokens a sequence's attention runs F32 also where BF16 is on: on the AMX host (bge_cpu_ops_bench, 16
+// threads, 4 runs) f32 items are 3-12% faster at 128 tokens, bf16 ones 1.0-1.26x faster at 256 and 1.4-2.2x at 512.
+inline constexpr int64_t kBf16AttentionMinLength = 192;
+
 // One thread's scratch of AttentionRunner, reused across calls.
 struct AttentionWorker {
     ScratchBuffer scores;                       // F32 [rows, key chunk]
@@ -29,7 +33,8 @@ struct AttentionWorker {
 // Scratch is one score tile per thread, reused: memory is bounded for any length.
 // F32: both GEMMs on dnnl_sgemm over qkv's own rows. BF16 (given an engine whose CPU has a bf16 matmul, see
 // bf16_attention_kernel): an item's Q, K and V are rounded to bf16 and its probabilities too, the GEMMs run on
-// oneDNN's bf16 matmul with f32 sums; the softmax statistics and the accumulation stay f32.
+// oneDNN's bf16 matmul with f32 sums; the softmax statistics and the accumulation stay f32. Sequences shorter than
+// kBf16AttentionMinLength run F32 even then.
 // A sequence's result depends on its own length only, not on the batch or the thread count.
 // Not thread-safe (owns the scratch).
 class AttentionRunner {

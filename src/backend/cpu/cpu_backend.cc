@@ -45,6 +45,7 @@ class CpuBackend final : public Backend {
         return alloc(dtype, rows, cols);  // the CPU's memory is the host's
     }
     StatusOr<DeviceTensor> alloc(DType dtype, int64_t rows, int64_t cols) override {
+        linear_.forget_prepared();  // the memory may be a freed tensor's
         BGE_ASSIGN_OR_RETURN(const uint64_t bytes, tensor_bytes(dtype, rows, cols));
         const std::string what = tensor_description(dtype, rows, cols);
         // Linux overcommits: refuse what can never be backed instead of being killed while touching it.
@@ -65,6 +66,7 @@ class CpuBackend final : public Backend {
         return DeviceTensor{std::move(memory), Tensor{p, dtype, rows, cols}};
     }
     void copy_to_device(const void* host, const Tensor& dst) override {
+        linear_.forget_prepared();
         if (dst.bytes() > 0) std::memcpy(dst.data, host, dst.bytes());
     }
     void copy_to_host(const Tensor& src, void* host) override {
@@ -106,20 +108,29 @@ class CpuBackend final : public Backend {
         return out;
     }
     std::string attention_kernel() const override {
-        return bf16_attention_.empty() ? "f32 sgemm" : "bf16 " + bf16_attention_;
+        return bf16_attention_.empty() ? "f32 sgemm"
+                                       : "bf16 " + bf16_attention_ + " (f32 sgemm below " +
+                                             std::to_string(cpu::kBf16AttentionMinLength) + " tokens)";
     }
     void linear(const Tensor& x, const LinearWeight& w, Activation act, const Tensor& y) override {
         use_threads();
         linear_.run(x, cpu_weight(w), act, y);
     }
-    void feed_forward(const Tensor& x, const LinearWeight& up, const LinearWeight& down, const Tensor& mid,
-                      const Tensor& y) override {
+    void linear_add_norm(const Tensor& x, const LinearWeight& w, const AddNorm& norm, const Tensor& y) override {
         use_threads();
-        linear_.run_pair(x, cpu_weight(up), Activation::kGelu, cpu_weight(down), mid, y);
+        const cpu::RowNorm rows = row_norm(norm, y);
+        linear_.run(x, cpu_weight(w), Activation::kNone, y, {&rows, next_weight(norm)});
+    }
+    void feed_forward(const Tensor& x, const LinearWeight& up, const LinearWeight& down, const Tensor& mid,
+                      const AddNorm& norm, const Tensor& y) override {
+        use_threads();
+        const cpu::RowNorm rows = row_norm(norm, y);
+        linear_.run_pair(x, cpu_weight(up), Activation::kGelu, cpu_weight(down), mid, y, {&rows, next_weight(norm)});
     }
     void gather_rows(const Tensor& x, const Tensor& rows, const Tensor& out) override {
         BGE_CHECK(x.dtype == DType::kF32 && out.dtype == DType::kF32 && rows.dtype == DType::kI32);
         BGE_CHECK(out.cols == x.cols && rows.rows == out.rows);
+        linear_.forget_prepared();
         const auto* index = static_cast<const int32_t*>(rows.data);
         for (int64_t i = 0; i < out.rows; ++i) {
             BGE_CHECK(index[i] >= 0 && index[i] < x.rows);
@@ -129,13 +140,16 @@ class CpuBackend final : public Backend {
     void embed(const Tensor& ids, const Tensor& position_ids, const Tensor& word, const Tensor& position,
                const Tensor& token_type, const Tensor& gamma, const Tensor& beta, float eps,
                const Tensor& out) override {
+        linear_.forget_prepared();
         cpu::embed(ids, position_ids, word, position, token_type, gamma, beta, eps, out, n_threads_);
     }
     void add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& gamma, const Tensor& beta,
                         float eps) override {
+        linear_.forget_prepared();
         cpu::add_layer_norm(x, residual, gamma, beta, eps, n_threads_);
     }
     void attention(const Tensor& qkv, const SeqLayout& layout, int n_heads, const Tensor& out) override {
+        linear_.forget_prepared();
         attention_.run(qkv, layout.cu_seqlens, n_heads, out, n_threads_);
     }
 
@@ -146,6 +160,17 @@ class CpuBackend final : public Backend {
         const auto* cw = dynamic_cast<const cpu::CpuLinearWeight*>(&w);
         BGE_CHECK(cw != nullptr);  // made by a CPU backend
         return *cw;
+    }
+    static const cpu::CpuLinearWeight* next_weight(const AddNorm& norm) {
+        return norm.next != nullptr ? &cpu_weight(*norm.next) : nullptr;
+    }
+    // norm's tensors as host pointers, checked against the output y they finish.
+    static cpu::RowNorm row_norm(const AddNorm& norm, const Tensor& y) {
+        const auto is_row = [&](const Tensor& t) { return t.dtype == DType::kF32 && t.rows == 1 && t.cols == y.cols; };
+        BGE_CHECK(norm.residual.dtype == DType::kF32 && norm.residual.rows == y.rows && norm.residual.cols == y.cols);
+        BGE_CHECK(is_row(norm.gamma) && is_row(norm.beta));
+        return {static_cast<const float*>(norm.residual.data), static_cast<const float*>(norm.gamma.data),
+                static_cast<const float*>(norm.beta.data), norm.eps};
     }
 
     // The GEMM type of an encoder map with `in` inputs under precision_ (see CpuPrecision).
@@ -164,6 +189,7 @@ class CpuBackend final : public Backend {
     StatusOr<std::unique_ptr<LinearWeight>> make(const float* w, const float* b, int64_t out, int64_t in,
                                                  cpu::GemmType type, InputNorm norm = {}) {
         use_threads();
+        linear_.forget_prepared();  // the new weight may sit where a freed one was
         auto lw = cpu::make_cpu_linear(engine_, w, b, out, in, type, norm);
         const bool smoothed = !lw->in_mul.empty();
         ++kernels_[std::string(cpu::gemm_type_name(type)) + (smoothed ? " smoothed " : " ") + lw->kernel];

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "backend/cpu/cpu_activation.h"
+#include "backend/cpu/cpu_norm.h"
 #include "backend/cpu/cpu_onednn.h"
 #include "core/check.h"
 
@@ -177,7 +178,7 @@ LinearRunner::Entry& LinearRunner::entry_for(const Key& key, const dnnl::memory:
 }
 
 LinearRunner::Key LinearRunner::key_for(int64_t m, const CpuLinearWeight& w, Activation act, bool bf16_dst) {
-    // INT8 sums are dequantized before the bias and the activation, so those run in int8_epilogue.
+    // INT8 sums are dequantized before the bias and the activation, so those run in finish_rows.
     const bool int8 = w.type == GemmType::kInt8;
     return {m,       w.in_features, w.out_features, w.type, !int8 && !w.bias.empty(), int8 ? Activation::kNone : act,
             bf16_dst};
@@ -215,50 +216,83 @@ void LinearRunner::convert_row(const float* x, const CpuLinearWeight& w, int64_t
     into.rows[r] = quantize_row_u8(x, k, kU8MaxCode, static_cast<uint8_t*>(dst) + r * k, mul, add);
 }
 
-void* LinearRunner::prepare_source(const Tensor& x, const CpuLinearWeight& w, Converted& into) {
-    if (w.type == GemmType::kF32) return x.data;
+LinearRunner::Source LinearRunner::prepare_source(const Tensor& x, const CpuLinearWeight& w, Converted& into) {
+    if (w.type == GemmType::kF32) return {x.data, nullptr};
+    const int64_t k = w.in_features;
+    const bool int8 = w.type == GemmType::kInt8;
+    if (prepared_.w == &w) {
+        const uintptr_t at = reinterpret_cast<uintptr_t>(x.data);
+        const uintptr_t row_bytes = sizeof(float) * k;
+        if (at >= prepared_.base && (at - prepared_.base) % row_bytes == 0 &&
+            static_cast<int64_t>((at - prepared_.base) / row_bytes) + x.rows <= prepared_.rows) {
+            const auto first = static_cast<int64_t>((at - prepared_.base) / row_bytes);
+            Converted& c = prepared_data_[prepared_.slot];
+            const size_t element = int8 ? sizeof(uint8_t) : sizeof(uint16_t);
+            return {static_cast<char*>(c.data.data()) + first * k * element, int8 ? c.rows.data() + first : nullptr};
+        }
+    }
     const auto* xf = static_cast<const float*>(x.data);
     void* dst = reserve_source(w, x.rows, into);
 #pragma omp parallel for num_threads(n_threads_) schedule(static)
     for (int64_t r = 0; r < x.rows; ++r) convert_row(xf + r * x.cols, w, r, dst, into);
-    return dst;
+    return {dst, int8 ? into.rows.data() : nullptr};
 }
 
-void LinearRunner::int8_epilogue(const Tensor& x, const CpuLinearWeight& w, const RowQuant* rows, Activation act,
-                                 const Tensor& y, const CpuLinearWeight* next, Converted* next_source) {
+void LinearRunner::forget_prepared_if_written(const Tensor& t) {
+    if (prepared_.w == nullptr) return;
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(t.data);
+    const uintptr_t prepared_end = prepared_.base + sizeof(float) * prepared_.rows * prepared_.w->in_features;
+    if (begin < prepared_end && prepared_.base < begin + t.bytes()) forget_prepared();
+}
+
+void LinearRunner::finish_rows(const Tensor& x, const CpuLinearWeight& w, const RowQuant* rows, Activation act,
+                               const Tensor& y, bool keep_y, const RowNorm* norm, const CpuLinearWeight* next,
+                               Converted* next_source) {
     const int64_t n = y.cols;
-    auto* out = static_cast<char*>(y.data);
+    const bool int8 = w.type == GemmType::kInt8;
+    BGE_CHECK(keep_y || (int8 && norm == nullptr));
+    BGE_CHECK(next == nullptr || next->type != GemmType::kF32);
+    auto* out = static_cast<char*>(y.data);  // F32 or S32 [y.rows, n]
     const float* bias = w.bias.empty() ? nullptr : w.bias.data();
     const auto* xf = static_cast<const float*>(x.data);
-    BGE_CHECK(next == nullptr || next->type != GemmType::kF32);
     void* next_data = next != nullptr ? reserve_source(*next, y.rows, *next_source) : nullptr;
-    // Where only next's input is wanted (next adds no exact channels of y), each row is dequantized into the
-    // thread's own buffer, which stays in cache, instead of over the s32 sums: y's lines are read, not rewritten.
-    const bool keep_y = next == nullptr || !next->exact.empty();
-    auto* thread_rows =
-        keep_y ? nullptr : static_cast<float*>(row_buffers_.reserve(sizeof(float) * n * n_threads_));
+    auto* thread_rows = keep_y ? nullptr : static_cast<float*>(row_buffers_.reserve(sizeof(float) * n * n_threads_));
 #pragma omp parallel for num_threads(n_threads_) schedule(static)
     for (int64_t r = 0; r < y.rows; ++r) {
         void* sums = out + r * n * 4;
         float* row = keep_y ? static_cast<float*>(sums) : thread_rows + omp_get_thread_num() * n;
-        dequantize_row(sums, row, n, rows[r], w.scales.data(), w.sums.data(), bias);
-        if (!w.exact.empty()) add_exact_channels(row, n, xf + r * x.cols, w.exact, w.exact_weights.data());
-        apply_activation(row, n, act);
+        if (int8) {
+            dequantize_row(sums, row, n, rows[r], w.scales.data(), w.sums.data(), bias);
+            if (!w.exact.empty()) add_exact_channels(row, n, xf + r * x.cols, w.exact, w.exact_weights.data());
+            apply_activation(row, n, act);
+        }
+        if (norm != nullptr) add_layer_norm_row(row, norm->residual + r * n, norm->gamma, norm->beta, n, norm->eps);
         if (next != nullptr) convert_row(row, *next, r, next_data, *next_source);
     }
 }
 
-void LinearRunner::run(const Tensor& x, const CpuLinearWeight& w, Activation act, const Tensor& y) {
+void LinearRunner::finish_output(const Tensor& x, const CpuLinearWeight& w, const RowQuant* rows, Activation act,
+                                 const Tensor& y, Finish finish) {
+    forget_prepared_if_written(y);
+    const CpuLinearWeight* next = finish.next != nullptr && finish.next->type != GemmType::kF32 ? finish.next : nullptr;
+    BGE_CHECK(next == nullptr || next->in_features == y.cols);
+    if (w.type != GemmType::kInt8 && finish.norm == nullptr && next == nullptr) return;
+    const int slot = prepared_.slot ^ 1;  // not the one this call may have read
+    finish_rows(x, w, rows, act, y, true, finish.norm, next, next != nullptr ? &prepared_data_[slot] : nullptr);
+    if (next != nullptr) prepared_ = {next, reinterpret_cast<uintptr_t>(y.data), y.rows, slot};
+}
+
+void LinearRunner::run(const Tensor& x, const CpuLinearWeight& w, Activation act, const Tensor& y, Finish finish) {
     BGE_CHECK(x.dtype == DType::kF32 && y.dtype == DType::kF32);
     BGE_CHECK(x.cols == w.in_features && y.cols == w.out_features && x.rows == y.rows);
     if (x.rows == 0) return;
-    void* src = prepare_source(x, w, source_);
-    matmul(key_for(x.rows, w, act, false), w, src, y.data);
-    if (w.type == GemmType::kInt8) int8_epilogue(x, w, source_.rows.data(), act, y, nullptr, nullptr);
+    const Source src = prepare_source(x, w, source_);
+    matmul(key_for(x.rows, w, act, false), w, src.data, y.data);
+    finish_output(x, w, src.rows, act, y, finish);
 }
 
 void LinearRunner::run_pair(const Tensor& x, const CpuLinearWeight& first, Activation act,
-                            const CpuLinearWeight& second, const Tensor& mid, const Tensor& y) {
+                            const CpuLinearWeight& second, const Tensor& mid, const Tensor& y, Finish finish) {
     BGE_CHECK(x.dtype == DType::kF32 && mid.dtype == DType::kF32 && y.dtype == DType::kF32);
     BGE_CHECK(x.cols == first.in_features && mid.cols == first.out_features && y.cols == second.out_features);
     BGE_CHECK(second.in_features == first.out_features && x.rows == mid.rows && x.rows == y.rows);
@@ -267,21 +301,21 @@ void LinearRunner::run_pair(const Tensor& x, const CpuLinearWeight& first, Activ
     const bool bf16_both = first.type == GemmType::kBF16 && second.type == GemmType::kBF16;
     if (!int8_first && !bf16_both) {
         run(x, first, act, mid);
-        run(mid, second, Activation::kNone, y);
+        run(mid, second, Activation::kNone, y, finish);
         return;
     }
-    void* src = prepare_source(x, first, source_);
+    const Source src = prepare_source(x, first, source_);
+    forget_prepared_if_written(mid);
     if (int8_first) {
-        matmul(key_for(x.rows, first, act, false), first, src, mid.data);
-        int8_epilogue(x, first, source_.rows.data(), act, mid, &second, &intermediate_);
+        matmul(key_for(x.rows, first, act, false), first, src.data, mid.data);
+        finish_rows(x, first, src.rows, act, mid, !second.exact.empty(), nullptr, &second, &intermediate_);
     } else {
         // Bias and activation fused, h rounded to bf16 by the first GEMM as to_bf16 would (nearest even).
-        matmul(key_for(x.rows, first, act, true), first, src,
+        matmul(key_for(x.rows, first, act, true), first, src.data,
                intermediate_.data.reserve(sizeof(uint16_t) * mid.rows * mid.cols));
     }
     matmul(key_for(x.rows, second, Activation::kNone, false), second, intermediate_.data.data(), y.data);
-    if (second.type == GemmType::kInt8)
-        int8_epilogue(mid, second, intermediate_.rows.data(), Activation::kNone, y, nullptr, nullptr);
+    finish_output(mid, second, intermediate_.rows.data(), Activation::kNone, y, finish);
 }
 
 }  // namespace bge::cpu

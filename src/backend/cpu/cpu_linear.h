@@ -60,19 +60,40 @@ class CpuLinearWeight : public LinearWeight {
 std::unique_ptr<CpuLinearWeight> make_cpu_linear(const dnnl::engine& engine, const float* w, const float* b,
                                                  int64_t out, int64_t in, GemmType type, InputNorm norm = {});
 
+// The residual add and LayerNorm that finish a map's output rows: Backend's AddNorm on F32 host data.
+struct RowNorm {
+    const float* residual = nullptr;  // [n, out]
+    const float* gamma = nullptr;     // [out]
+    const float* beta = nullptr;      // [out]
+    float eps = 0.f;
+};
+
+// What run() and run_pair() do to their output y after the GEMMs, row by row while it is in cache: y =
+// LayerNorm(y + residual) where `norm` is set; with `next` (a BF16 or INT8 map reading y; an F32 one is ignored)
+// each finished row is also converted into next's GEMM input, which the calls that read rows of y with next then
+// use instead of converting y again, until forget_prepared().
+struct Finish {
+    const RowNorm* norm = nullptr;
+    const CpuLinearWeight* next = nullptr;
+};
+
 // Runs linear layers; owns the primitive cache, the oneDNN scratchpad and the converted inputs. Not thread-safe.
 class LinearRunner {
  public:
     LinearRunner(const dnnl::engine& engine, int n_threads) : engine_(engine), stream_(engine), n_threads_(n_threads) {}
-    // y [n, out] = act(x [n, in] · Wᵀ + b); x and y F32.
-    void run(const Tensor& x, const CpuLinearWeight& w, Activation act, const Tensor& y);
-    // y [n, out₂] = h · W₂ᵀ + b₂ with h = act(x [n, in₁] · W₁ᵀ + b₁) [n, out₁]: run() twice (mid F32 [n, out₁] is
-    // scratch), except that h reaches the second GEMM in the form it reads without another pass over memory:
-    // after an INT8 first map each row of h is dequantized, activated and quantized for the second while it is
-    // in cache (mid then holds the s32 sums, not h); BF16 -> BF16 has the first GEMM write h in bf16. Same results
-    // as run() twice.
+    // y [n, out] = act(x [n, in] · Wᵀ + b), then `finish`; x and y F32.
+    void run(const Tensor& x, const CpuLinearWeight& w, Activation act, const Tensor& y, Finish finish = {});
+    // y [n, out₂] = h · W₂ᵀ + b₂ with h = act(x [n, in₁] · W₁ᵀ + b₁) [n, out₁], then `finish`: run() twice (mid F32
+    // [n, out₁] is scratch), except that h reaches the second GEMM in the form it reads without another pass over
+    // memory: after an INT8 first map each row of h is dequantized, activated and quantized for the second while it
+    // is in cache (mid then holds the s32 sums, not h); BF16 -> BF16 has the first GEMM write h in bf16. Same
+    // results as run() twice.
     void run_pair(const Tensor& x, const CpuLinearWeight& first, Activation act, const CpuLinearWeight& second,
-                  const Tensor& mid, const Tensor& y);
+                  const Tensor& mid, const Tensor& y, Finish finish = {});
+    // Drops the input a Finish::next prepared. Call it before anything but run()/run_pair() writes memory: a
+    // prepared input is reused while its F32 rows are taken to be unchanged (the CPU backend calls this from every
+    // other op).
+    void forget_prepared() { prepared_ = {}; }
 
  private:
     struct Key {
@@ -97,6 +118,18 @@ class LinearRunner {
         ScratchBuffer data;
         std::vector<RowQuant> rows;
     };
+    // A matmul's source: x itself (F32) or its conversion, with each row's quantization for U8 (else null).
+    struct Source {
+        void* data;
+        const RowQuant* rows;
+    };
+    // What a Finish::next left: w's GEMM input for rows [0, rows) of the F32 tensor at `base`, in prepared_data_[slot].
+    struct Prepared {
+        const CpuLinearWeight* w = nullptr;
+        uintptr_t base = 0;
+        int64_t rows = 0;
+        int slot = 0;
+    };
     static Key key_for(int64_t m, const CpuLinearWeight& w, Activation act, bool bf16_dst);
     Entry& entry_for(const Key& key, const dnnl::memory::desc& weights_desc);
     void matmul(const Key& key, const CpuLinearWeight& w, void* src, void* dst);
@@ -104,12 +137,20 @@ class LinearRunner {
     static void* reserve_source(const CpuLinearWeight& w, int64_t m, Converted& into);
     // Row r of w's GEMM input from x [w.in_features] F32, into dst = reserve_source(w, ...) (BF16, INT8).
     static void convert_row(const float* x, const CpuLinearWeight& w, int64_t r, void* dst, Converted& into);
-    // The matmul's source for x: x itself (F32) or x converted into `into` (BF16, INT8).
-    void* prepare_source(const Tensor& x, const CpuLinearWeight& w, Converted& into);
-    // INT8, in place on y: its s32 sums become act(dequantized + bias + exact channels of x). With `next` (INT8
-    // or BF16) each row is also converted into *next_source as next's GEMM reads it.
-    void int8_epilogue(const Tensor& x, const CpuLinearWeight& w, const RowQuant* rows, Activation act, const Tensor& y,
-                       const CpuLinearWeight* next, Converted* next_source);
+    // The matmul's source for x: x itself (F32), the prepared input where it covers x's rows for w, or x converted
+    // into `into` (BF16, INT8).
+    Source prepare_source(const Tensor& x, const CpuLinearWeight& w, Converted& into);
+    // Drops the prepared input if t's memory overlaps its F32 rows (t is being written).
+    void forget_prepared_if_written(const Tensor& t);
+    // Row by row, in place on y: INT8's s32 sums become act(dequantized + bias + exact channels of x) with `rows`
+    // x's quantization (other types leave the GEMM finished); then y = LayerNorm(y + residual) where `norm` is set;
+    // with `next` each row is also converted into *next_source as next's GEMM reads it. keep_y false (INT8 with
+    // `next`, no norm): y's F32 rows are not wanted, each is made in the thread's own buffer and y is only read.
+    void finish_rows(const Tensor& x, const CpuLinearWeight& w, const RowQuant* rows, Activation act, const Tensor& y,
+                     bool keep_y, const RowNorm* norm, const CpuLinearWeight* next, Converted* next_source);
+    // finish_rows for a call's output y, with `finish` (the prepared input it leaves recorded in prepared_).
+    void finish_output(const Tensor& x, const CpuLinearWeight& w, const RowQuant* rows, Activation act,
+                       const Tensor& y, Finish finish);
 
     dnnl::engine engine_;
     dnnl::stream stream_;
@@ -118,7 +159,10 @@ class LinearRunner {
     ScratchBuffer scratchpad_;  // shared by all primitives; grows on a cache miss only
     Converted source_;          // the input of run() or of run_pair's first map
     Converted intermediate_;    // run_pair's h as its second map reads it
-    ScratchBuffer row_buffers_;  // F32 [n_threads, out]: int8_epilogue's rows when only the next map's input is kept
+    ScratchBuffer row_buffers_;  // F32 [n_threads, out]: finish_rows' rows when only the next map's input is kept
+    // Inputs left by Finish::next; two, so that a call reading one (its source) writes the other.
+    Converted prepared_data_[2];
+    Prepared prepared_;
 };
 
 }  // namespace bge::cpu

@@ -32,6 +32,11 @@ bool is_f32_row(const Tensor& t, int64_t cols) {
 
 }  // namespace
 
+void add_layer_norm_row(float* x, const float* residual, const float* gamma, const float* beta, int64_t n, float eps) {
+    for (int64_t c = 0; c < n; ++c) x[c] += residual[c];
+    layer_norm_row(x, gamma, beta, n, eps);
+}
+
 void embed(const Tensor& ids, const Tensor& position_ids, const Tensor& word, const Tensor& position,
            const Tensor& token_type, const Tensor& gamma, const Tensor& beta, float eps, const Tensor& out,
            int n_threads) {
@@ -74,12 +79,7 @@ void add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& gamma
     const auto* g = static_cast<const float*>(gamma.data);
     const auto* b = static_cast<const float*>(beta.data);
 #pragma omp parallel for num_threads(n_threads) schedule(static)
-    for (int64_t r = 0; r < n; ++r) {
-        float* xr = xs + r * hidden;
-        const float* rr = res + r * hidden;
-        for (int64_t c = 0; c < hidden; ++c) xr[c] += rr[c];
-        layer_norm_row(xr, g, b, hidden, eps);
-    }
+    for (int64_t r = 0; r < n; ++r) add_layer_norm_row(xs + r * hidden, res + r * hidden, g, b, hidden, eps);
 }
 
 }  // namespace bge::cpu
