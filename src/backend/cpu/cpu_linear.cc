@@ -23,14 +23,6 @@ constexpr int64_t kReferenceRows = 512;
 // Distinct (shape, M) primitives kept; the cache is cleared when full (oneDNN keeps its own cache).
 constexpr size_t kMaxCachedPrimitives = 512;
 
-// INT8 GEMMs run over row blocks of about this many bytes of s32 sums, each block's epilogue right after its GEMM
-// while the sums are in cache. Whole, the sums of a [4096, 3072] map (50 MB) would go to memory and back: on the
-// AMX host (16 threads) its GEMM alone takes 1.3 ms, GEMM and epilogue 3.7.
-constexpr int64_t kInt8BlockBytes = int64_t{8} << 20;
-int64_t int8_block_rows(int64_t out) {
-    return std::max<int64_t>(64, kInt8BlockBytes / (4 * out) / 64 * 64);
-}
-
 // Element types of the matmul's source, weights and destination for each GEMM type.
 dt src_type(GemmType t) {
     return t == GemmType::kF32 ? dt::f32 : t == GemmType::kBF16 ? dt::bf16 : dt::u8;
@@ -255,7 +247,7 @@ void LinearRunner::forget_prepared_if_written(const Tensor& t) {
 
 void LinearRunner::finish_rows(const Tensor& x, const CpuLinearWeight& w, const RowQuant* rows, Activation act,
                                const Tensor& y, bool keep_y, const RowNorm* norm, const CpuLinearWeight* next,
-                               void* next_data, Converted* next_source, int64_t begin, int64_t end) {
+                               Converted* next_source) {
     const int64_t n = y.cols;
     const bool int8 = w.type == GemmType::kInt8;
     BGE_CHECK(keep_y || (int8 && norm == nullptr));
@@ -263,9 +255,10 @@ void LinearRunner::finish_rows(const Tensor& x, const CpuLinearWeight& w, const 
     auto* out = static_cast<char*>(y.data);  // F32 or S32 [y.rows, n]
     const float* bias = w.bias.empty() ? nullptr : w.bias.data();
     const auto* xf = static_cast<const float*>(x.data);
+    void* next_data = next != nullptr ? reserve_source(*next, y.rows, *next_source) : nullptr;
     auto* thread_rows = keep_y ? nullptr : static_cast<float*>(row_buffers_.reserve(sizeof(float) * n * n_threads_));
 #pragma omp parallel for num_threads(n_threads_) schedule(static)
-    for (int64_t r = begin; r < end; ++r) {
+    for (int64_t r = 0; r < y.rows; ++r) {
         void* sums = out + r * n * 4;
         float* row = keep_y ? static_cast<float*>(sums) : thread_rows + omp_get_thread_num() * n;
         if (int8) {
@@ -278,30 +271,14 @@ void LinearRunner::finish_rows(const Tensor& x, const CpuLinearWeight& w, const 
     }
 }
 
-void LinearRunner::multiply(const Tensor& x, const CpuLinearWeight& w, const Source& src, Activation act,
-                            const Tensor& y, bool keep_y, const RowNorm* norm, const CpuLinearWeight* next,
-                            Converted* next_source) {
-    const bool int8 = w.type == GemmType::kInt8;
-    void* next_data = next != nullptr ? reserve_source(*next, y.rows, *next_source) : nullptr;
-    const int64_t block = int8 ? int8_block_rows(w.out_features) : y.rows;
-    const size_t src_row_bytes = w.in_features * (int8 ? 1 : w.type == GemmType::kBF16 ? 2 : 4);
-    for (int64_t r0 = 0; r0 < y.rows; r0 += block) {
-        const int64_t m = std::min(block, y.rows - r0);
-        matmul(key_for(m, w, act, false), w, static_cast<char*>(src.data) + r0 * src_row_bytes,
-               y.row_slice(r0, m).data);
-        if (int8 || norm != nullptr || next != nullptr) {
-            finish_rows(x, w, src.rows, act, y, keep_y, norm, next, next_data, next_source, r0, r0 + m);
-        }
-    }
-}
-
-void LinearRunner::multiply_output(const Tensor& x, const CpuLinearWeight& w, const Source& src, Activation act,
-                                   const Tensor& y, Finish finish) {
+void LinearRunner::finish_output(const Tensor& x, const CpuLinearWeight& w, const RowQuant* rows, Activation act,
+                                 const Tensor& y, Finish finish) {
     forget_prepared_if_written(y);
     const CpuLinearWeight* next = finish.next != nullptr && finish.next->type != GemmType::kF32 ? finish.next : nullptr;
     BGE_CHECK(next == nullptr || next->in_features == y.cols);
-    const int slot = prepared_.slot ^ 1;  // not the one src may be
-    multiply(x, w, src, act, y, true, finish.norm, next, next != nullptr ? &prepared_data_[slot] : nullptr);
+    if (w.type != GemmType::kInt8 && finish.norm == nullptr && next == nullptr) return;
+    const int slot = prepared_.slot ^ 1;  // not the one this call may have read
+    finish_rows(x, w, rows, act, y, true, finish.norm, next, next != nullptr ? &prepared_data_[slot] : nullptr);
     if (next != nullptr) prepared_ = {next, reinterpret_cast<uintptr_t>(y.data), y.rows, slot};
 }
 
@@ -309,7 +286,9 @@ void LinearRunner::run(const Tensor& x, const CpuLinearWeight& w, Activation act
     BGE_CHECK(x.dtype == DType::kF32 && y.dtype == DType::kF32);
     BGE_CHECK(x.cols == w.in_features && y.cols == w.out_features && x.rows == y.rows);
     if (x.rows == 0) return;
-    multiply_output(x, w, prepare_source(x, w, source_), act, y, finish);
+    const Source src = prepare_source(x, w, source_);
+    matmul(key_for(x.rows, w, act, false), w, src.data, y.data);
+    finish_output(x, w, src.rows, act, y, finish);
 }
 
 void LinearRunner::run_pair(const Tensor& x, const CpuLinearWeight& first, Activation act,
@@ -328,14 +307,15 @@ void LinearRunner::run_pair(const Tensor& x, const CpuLinearWeight& first, Activ
     const Source src = prepare_source(x, first, source_);
     forget_prepared_if_written(mid);
     if (int8_first) {
-        multiply(x, first, src, act, mid, !second.exact.empty(), nullptr, &second, &intermediate_);
+        matmul(key_for(x.rows, first, act, false), first, src.data, mid.data);
+        finish_rows(x, first, src.rows, act, mid, !second.exact.empty(), nullptr, &second, &intermediate_);
     } else {
         // Bias and activation fused, h rounded to bf16 by the first GEMM as to_bf16 would (nearest even).
         matmul(key_for(x.rows, first, act, true), first, src.data,
                intermediate_.data.reserve(sizeof(uint16_t) * mid.rows * mid.cols));
     }
-    const Source hidden{intermediate_.data.data(), second.type == GemmType::kInt8 ? intermediate_.rows.data() : nullptr};
-    multiply_output(mid, second, hidden, Activation::kNone, y, finish);
+    matmul(key_for(x.rows, second, Activation::kNone, false), second, intermediate_.data.data(), y.data);
+    finish_output(mid, second, intermediate_.rows.data(), Activation::kNone, y, finish);
 }
 
 }  // namespace bge::cpu

@@ -142,21 +142,15 @@ class LinearRunner {
     Source prepare_source(const Tensor& x, const CpuLinearWeight& w, Converted& into);
     // Drops the prepared input if t's memory overlaps its F32 rows (t is being written).
     void forget_prepared_if_written(const Tensor& t);
-    // Rows [begin, end) of y, in place: INT8's s32 sums become act(dequantized + bias + exact channels of x) with
-    // `rows` x's quantization (other types leave the GEMM finished); then y = LayerNorm(y + residual) where `norm` is
-    // set; with `next` each row is also converted into next_data = reserve_source(*next, y.rows, *next_source). keep_y
-    // false (INT8 with `next`, no norm): y's F32 rows are not wanted, each is made in the thread's own buffer and y
-    // is only read.
+    // Row by row, in place on y: INT8's s32 sums become act(dequantized + bias + exact channels of x) with `rows`
+    // x's quantization (other types leave the GEMM finished); then y = LayerNorm(y + residual) where `norm` is set;
+    // with `next` each row is also converted into *next_source as next's GEMM reads it. keep_y false (INT8 with
+    // `next`, no norm): y's F32 rows are not wanted, each is made in the thread's own buffer and y is only read.
     void finish_rows(const Tensor& x, const CpuLinearWeight& w, const RowQuant* rows, Activation act, const Tensor& y,
-                     bool keep_y, const RowNorm* norm, const CpuLinearWeight* next, void* next_data,
-                     Converted* next_source, int64_t begin, int64_t end);
-    // y = act(x · Wᵀ + b) from w's source `src`, then finish_rows over all of y; INT8 runs GEMM and epilogue per block
-    // of int8_block_rows() rows, so that each block's sums are still in cache.
-    void multiply(const Tensor& x, const CpuLinearWeight& w, const Source& src, Activation act, const Tensor& y,
-                  bool keep_y, const RowNorm* norm, const CpuLinearWeight* next, Converted* next_source);
-    // multiply() for a call's output y with `finish` (the prepared input it leaves recorded in prepared_).
-    void multiply_output(const Tensor& x, const CpuLinearWeight& w, const Source& src, Activation act,
-                         const Tensor& y, Finish finish);
+                     bool keep_y, const RowNorm* norm, const CpuLinearWeight* next, Converted* next_source);
+    // finish_rows for a call's output y, with `finish` (the prepared input it leaves recorded in prepared_).
+    void finish_output(const Tensor& x, const CpuLinearWeight& w, const RowQuant* rows, Activation act,
+                       const Tensor& y, Finish finish);
 
     dnnl::engine engine_;
     dnnl::stream stream_;
