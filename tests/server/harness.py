@@ -90,9 +90,9 @@ def assert_close(test, got, want, what=""):
         test.assertAlmostEqual(a, b, delta=1e-5, msg=f"{what} [{k}]")
 
 
-def cli_embed(text):
-    """The CLI's dense vector for `text` (bge embed), to compare with the server's."""
-    out = subprocess.run([BINARY, "embed", "--model", M3, "--dense", "--quiet", "--threads", "1"],
+def cli_embed(text, dtype="fp32"):
+    """The CLI's dense vector for `text` (bge embed in `dtype`), to compare with the server's."""
+    out = subprocess.run([BINARY, "embed", "--model", M3, "--dense", "--quiet", "--threads", "1", "--dtype", dtype],
                          input=json.dumps(text) + "\n", capture_output=True, text=True, check=True)
     return json.loads(out.stdout)["dense"]
 

@@ -486,6 +486,30 @@ class DeviceTest(unittest.TestCase):
             self.assertEqual(server.post("/embed", {"inputs": "hello world"}).json(), [cli_embed("hello world")])
             self.assertEqual(server.stop(), 0)
 
+    def test_cpu_bf16_and_int8_are_served(self):
+        # The server runs the CLI's engine in the dtype asked for: its vectors are the CLI's in that dtype, and
+        # within the dtype's bound of fp32 (cpu_dtype_test's bounds on these fixtures: bf16 2e-4, int8 3e-3).
+        text = "BGE M3 is an embedding model supporting dense retrieval."
+        fp32 = cli_embed(text)
+        for dtype, name, bound in (("bf16", "BF16", 2e-4), ("int8", "INT8", 3e-3)):
+            with self.subTest(dtype=dtype), Server("--device", "cpu", "--dtype", dtype) as server:
+                ready = next(l for l in server.lines if "ready on" in l)
+                fallback = "F32 (bf16 asked; oneDNN has no bf16 matmul below AVX-512)"
+                if dtype == "bf16" and fallback in ready:
+                    name = fallback
+                self.assertIn(f"(cpu, {name}, CPU", ready)
+                self.assertEqual(server.get("/info").json()["dtype"], name)
+                got = server.post("/embed", {"inputs": [text]}).json()[0]
+                assert_close(self, got, cli_embed(text, dtype), dtype)
+                norms = math.sqrt(sum(a * a for a in got) * sum(b * b for b in fp32))
+                cos = sum(a * b for a, b in zip(got, fp32)) / norms
+                self.assertGreaterEqual(cos, 1 - bound, dtype)
+                if dtype == "int8":  # quantized on every ISA (bf16 runs fp32 GEMMs below AVX-512)
+                    self.assertNotEqual(got, fp32)
+                scores = server.post("/rerank", {"query": "what is bge", "texts": ["an embedding model", "a cat"]})
+                self.assertEqual(scores.status_code, 200, scores.text)
+                self.assertEqual(server.stop(), 0)
+
 
 class LoadingTest(unittest.TestCase):
     def test_health_is_503_while_the_models_download_and_load(self):
