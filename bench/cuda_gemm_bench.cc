@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cuda/cuda_linear.h"
 #include "backend/cuda/cudnn_api.h"
 
 namespace {
@@ -108,39 +109,31 @@ void report(const Operands& o, const std::string& engine, double ms, bool bias, 
                 2.0 * o.n * o.in * o.out / (ms * 1e-3) / 1e12, o.max_error(bias, gelu));
 }
 
-// cuBLASLt with the bias epilogue, as cuda_linear.cc sets it up (row-major y = x · Wᵀ as column-major yᵀ = W xᵀ).
+// cuBLASLt with the bias epilogue, on the backend's own descriptors and workspace size (cuda_linear.h).
 void bench_cublaslt(cublasLtHandle_t lt, cudaStream_t stream, void* workspace, const Operands& o, int reps,
                     const char* name) {
-    cublasLtMatmulDesc_t desc;
-    cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F);
-    const cublasOperation_t transa = CUBLAS_OP_T, transb = CUBLAS_OP_N;
-    const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
-    cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &transa, sizeof transa);
-    cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &transb, sizeof transb);
-    cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue);
-    cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &o.db, sizeof o.db);
-    cublasLtMatrixLayout_t a, b, c;
-    cublasLtMatrixLayoutCreate(&a, CUDA_R_16F, o.in, o.out, o.in);
-    cublasLtMatrixLayoutCreate(&b, CUDA_R_16F, o.in, o.n, o.in);
-    cublasLtMatrixLayoutCreate(&c, CUDA_R_16F, o.out, o.n, o.out);
+    using bge::cuda::kLinearWorkspaceBytes;
+    bge::cuda::LinearDescriptors d;
+    const bge::Status made = bge::cuda::describe_linear(o.n, o.in, o.out, bge::DType::kF16, bge::DType::kF16, true, &d);
+    if (!made.ok()) die(made.message());
+    cublasLtMatmulDescSetAttribute(d.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &o.db, sizeof o.db);
     cublasLtMatmulPreference_t pref;
     cublasLtMatmulPreferenceCreate(&pref);
-    const size_t bytes = 32u << 20;  // the backend's workspace
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &bytes, sizeof bytes);
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &kLinearWorkspaceBytes,
+                                         sizeof kLinearWorkspaceBytes);
     cublasLtMatmulHeuristicResult_t results[kCandidates];
     int found = 0;
-    cublasLtMatmulAlgoGetHeuristic(lt, desc, a, b, c, c, pref, kCandidates, results, &found);
+    cublasLtMatmulAlgoGetHeuristic(lt, d.desc, d.a, d.b, d.c, d.c, pref, kCandidates, results, &found);
     const float alpha = 1.f, beta = 0.f;
     for (int i = 0; i < found; ++i) {
         const double ms = time_ms(stream, reps, [&] {
-            return cublasLtMatmul(lt, desc, &alpha, o.dw, a, o.dx, b, &beta, o.dy, c, o.dy, c, &results[i].algo,
-                                  workspace, bytes, stream) == CUBLAS_STATUS_SUCCESS;
+            return cublasLtMatmul(lt, d.desc, &alpha, o.dw, d.a, o.dx, d.b, &beta, o.dy, d.c, o.dy, d.c,
+                                  &results[i].algo, workspace, kLinearWorkspaceBytes, stream) == CUBLAS_STATUS_SUCCESS;
         });
         report(o, std::string(name) + " cuBLASLt+bias candidate " + std::to_string(i), ms, true, false);
     }
     cublasLtMatmulPreferenceDestroy(pref);
-    for (auto l : {a, b, c}) cublasLtMatrixLayoutDestroy(l);
-    cublasLtMatmulDescDestroy(desc);
+    bge::cuda::destroy_linear_descriptors(d);
 }
 
 // Descriptor building on the graph API that remembers the first failure.

@@ -5,8 +5,6 @@
 namespace bge::cuda {
 namespace {
 
-constexpr size_t kWorkspaceBytes = 32u << 20;  // cuBLASLt's split-K and stream-K scratch
-
 cudaDataType_t cuda_type(DType t) {
     switch (t) {
         case DType::kF16:
@@ -29,6 +27,11 @@ Status lt_error(cublasStatus_t s, const std::string& what) {
         if (bge_lt_status_ != CUBLAS_STATUS_SUCCESS) return lt_error(bge_lt_status_, what); \
     } while (0)
 
+std::string linear_name(int64_t n, int64_t in, int64_t out) {
+    return "linear [" + std::to_string(n) + ", " + std::to_string(in) + "] x [" + std::to_string(in) + ", " +
+           std::to_string(out) + "]";
+}
+
 }  // namespace
 
 size_t LinearRunner::KeyHash::operator()(const Key& k) const {
@@ -41,12 +44,7 @@ size_t LinearRunner::KeyHash::operator()(const Key& k) const {
 }
 
 LinearRunner::~LinearRunner() {
-    for (auto& [key, plan] : plans_) {
-        cublasLtMatrixLayoutDestroy(plan.a);
-        cublasLtMatrixLayoutDestroy(plan.b);
-        cublasLtMatrixLayoutDestroy(plan.c);
-        cublasLtMatmulDescDestroy(plan.desc);
-    }
+    for (auto& [key, plan] : plans_) destroy_linear_descriptors(plan.lt);
     if (workspace_) cudaFree(workspace_);
     if (handle_) cublasLtDestroy(handle_);
 }
@@ -54,55 +52,72 @@ LinearRunner::~LinearRunner() {
 Status LinearRunner::init(cudaStream_t stream) {
     stream_ = stream;
     BGE_LT_RETURN_IF_ERROR(cublasLtCreate(&handle_), "cublasLtCreate");
-    if (cudaMalloc(&workspace_, kWorkspaceBytes) != cudaSuccess) {
+    if (cudaMalloc(&workspace_, kLinearWorkspaceBytes) != cudaSuccess) {
         cudaGetLastError();
         workspace_ = nullptr;
-        return resource_exhausted("cuBLASLt workspace: allocating " + std::to_string(kWorkspaceBytes) +
+        return resource_exhausted("cuBLASLt workspace: allocating " + std::to_string(kLinearWorkspaceBytes) +
                                   " bytes of device memory failed");
     }
-    workspace_bytes_ = kWorkspaceBytes;
+    workspace_bytes_ = kLinearWorkspaceBytes;
     return ok_status();
 }
 
-// Row-major y [n, out] = x [n, in] · Wᵀ is column-major yᵀ [out, n] = (Wᵀ as col-major [in, out])ᵀ · xᵀ:
-// A = W (col-major [in, out], transposed), B = x (col-major [in, n]), C = y (col-major [out, n]).
+Status describe_linear(int64_t n, int64_t in, int64_t out, DType x_dtype, DType y_dtype, bool bias,
+                       LinearDescriptors* d) {
+    LinearDescriptors made;
+    const Status s = [&]() -> Status {
+        const std::string what = linear_name(n, in, out);
+        BGE_LT_RETURN_IF_ERROR(cublasLtMatmulDescCreate(&made.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), what);
+        const cublasOperation_t transa = CUBLAS_OP_T, transb = CUBLAS_OP_N;
+        BGE_LT_RETURN_IF_ERROR(
+            cublasLtMatmulDescSetAttribute(made.desc, CUBLASLT_MATMUL_DESC_TRANSA, &transa, sizeof transa), what);
+        BGE_LT_RETURN_IF_ERROR(
+            cublasLtMatmulDescSetAttribute(made.desc, CUBLASLT_MATMUL_DESC_TRANSB, &transb, sizeof transb), what);
+        const cublasLtEpilogue_t epilogue = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+        BGE_LT_RETURN_IF_ERROR(
+            cublasLtMatmulDescSetAttribute(made.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue), what);
+        const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
+        BGE_LT_RETURN_IF_ERROR(cublasLtMatrixLayoutCreate(&made.a, cuda_type(x_dtype), u(in), u(out), in), what);
+        BGE_LT_RETURN_IF_ERROR(cublasLtMatrixLayoutCreate(&made.b, cuda_type(x_dtype), u(in), u(n), in), what);
+        BGE_LT_RETURN_IF_ERROR(cublasLtMatrixLayoutCreate(&made.c, cuda_type(y_dtype), u(out), u(n), out), what);
+        return ok_status();
+    }();
+    if (!s.ok()) {
+        destroy_linear_descriptors(made);
+        return s;
+    }
+    *d = made;
+    return s;
+}
+
+void destroy_linear_descriptors(LinearDescriptors& d) {
+    for (cublasLtMatrixLayout_t* l : {&d.a, &d.b, &d.c}) {
+        if (*l != nullptr) cublasLtMatrixLayoutDestroy(*l);
+        *l = nullptr;
+    }
+    if (d.desc != nullptr) cublasLtMatmulDescDestroy(d.desc);
+    d.desc = nullptr;
+}
+
 StatusOr<LinearRunner::Plan*> LinearRunner::plan_for(const Key& key) {
     auto it = plans_.find(key);
     if (it != plans_.end()) return &it->second;
     Plan plan;
-    const std::string what = "linear [" + std::to_string(key.n) + ", " + std::to_string(key.in) + "] x [" +
-                             std::to_string(key.in) + ", " + std::to_string(key.out) + "]";
-    BGE_LT_RETURN_IF_ERROR(cublasLtMatmulDescCreate(&plan.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), what);
-    const cublasOperation_t transa = CUBLAS_OP_T, transb = CUBLAS_OP_N;
-    BGE_LT_RETURN_IF_ERROR(
-        cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &transa, sizeof transa), what);
-    BGE_LT_RETURN_IF_ERROR(
-        cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &transb, sizeof transb), what);
-    const cublasLtEpilogue_t epilogue = key.bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
-    BGE_LT_RETURN_IF_ERROR(
-        cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue), what);
-    const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
-    BGE_LT_RETURN_IF_ERROR(cublasLtMatrixLayoutCreate(&plan.a, cuda_type(key.x_dtype), u(key.in), u(key.out), key.in),
-                           what);
-    BGE_LT_RETURN_IF_ERROR(cublasLtMatrixLayoutCreate(&plan.b, cuda_type(key.x_dtype), u(key.in), u(key.n), key.in),
-                           what);
-    BGE_LT_RETURN_IF_ERROR(cublasLtMatrixLayoutCreate(&plan.c, cuda_type(key.y_dtype), u(key.out), u(key.n), key.out),
-                           what);
-
+    BGE_RETURN_IF_ERROR(describe_linear(key.n, key.in, key.out, key.x_dtype, key.y_dtype, key.bias, &plan.lt));
+    const std::string what = linear_name(key.n, key.in, key.out);
     cublasLtMatmulPreference_t pref = nullptr;
-    BGE_LT_RETURN_IF_ERROR(cublasLtMatmulPreferenceCreate(&pref), what);
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes_,
-                                         sizeof workspace_bytes_);
+    cublasStatus_t s = cublasLtMatmulPreferenceCreate(&pref);
     cublasLtMatmulHeuristicResult_t result{};
     int found = 0;
-    const cublasStatus_t s =
-        cublasLtMatmulAlgoGetHeuristic(handle_, plan.desc, plan.a, plan.b, plan.c, plan.c, pref, 1, &result, &found);
-    cublasLtMatmulPreferenceDestroy(pref);
+    if (s == CUBLAS_STATUS_SUCCESS) {
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes_,
+                                             sizeof workspace_bytes_);
+        s = cublasLtMatmulAlgoGetHeuristic(handle_, plan.lt.desc, plan.lt.a, plan.lt.b, plan.lt.c, plan.lt.c, pref, 1,
+                                           &result, &found);
+        cublasLtMatmulPreferenceDestroy(pref);
+    }
     if (s != CUBLAS_STATUS_SUCCESS || found == 0) {
-        cublasLtMatrixLayoutDestroy(plan.a);
-        cublasLtMatrixLayoutDestroy(plan.b);
-        cublasLtMatrixLayoutDestroy(plan.c);
-        cublasLtMatmulDescDestroy(plan.desc);
+        destroy_linear_descriptors(plan.lt);
         return s != CUBLAS_STATUS_SUCCESS ? lt_error(s, what + " heuristic")
                                           : unimplemented(what + ": cuBLASLt offers no algorithm for it");
     }
@@ -118,13 +133,13 @@ Status LinearRunner::run(const Tensor& x, const CudaLinearWeight& w, const Tenso
     if (has_bias) {
         const void* bias = y.dtype == DType::kF32 ? w.bias_f32.view.data : w.bias.view.data;
         BGE_LT_RETURN_IF_ERROR(
-            cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias),
+            cublasLtMatmulDescSetAttribute(plan->lt.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias),
             "linear bias");
     }
     const float alpha = 1.f, beta = 0.f;
     BGE_LT_RETURN_IF_ERROR(
-        cublasLtMatmul(handle_, plan->desc, &alpha, w.weight.view.data, plan->a, x.data, plan->b, &beta, y.data,
-                       plan->c, y.data, plan->c, &plan->algo, workspace_, workspace_bytes_, stream_),
+        cublasLtMatmul(handle_, plan->lt.desc, &alpha, w.weight.view.data, plan->lt.a, x.data, plan->lt.b, &beta,
+                       y.data, plan->lt.c, y.data, plan->lt.c, &plan->algo, workspace_, workspace_bytes_, stream_),
         "linear");
     return ok_status();
 }

@@ -21,6 +21,22 @@ class CudaLinearWeight : public LinearWeight {
     DeviceTensor bias_f32;  // F32 [1, out], for F32 outputs
 };
 
+// The GEMM workspace the backend gives cuBLASLt (its split-K and stream-K scratch) and asks heuristics to fit.
+inline constexpr size_t kLinearWorkspaceBytes = 32u << 20;
+
+// cuBLASLt's description of row-major y [n, out] = x [n, in] · Wᵀ (+ b fused in the epilogue when `bias`), W [out, in]
+// row-major, fp32 accumulation: column-major yᵀ = W xᵀ with A = W (transposed), B = x, C = y. The bias pointer is set
+// per call (CUBLASLT_MATMUL_DESC_BIAS_POINTER). The backend's linear and bench/cuda_gemm_bench.cc both use it.
+struct LinearDescriptors {
+    cublasLtMatmulDesc_t desc = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;  // W, x, y
+};
+// Makes *d; on failure returns the error and leaves nothing to destroy.
+Status describe_linear(int64_t n, int64_t in, int64_t out, DType x_dtype, DType y_dtype, bool bias,
+                       LinearDescriptors* d);
+// Destroys what describe_linear made (every field may be null) and resets the fields.
+void destroy_linear_descriptors(LinearDescriptors& d);
+
 class LinearRunner {
  public:
     LinearRunner() = default;
@@ -44,8 +60,7 @@ class LinearRunner {
         size_t operator()(const Key& k) const;
     };
     struct Plan {
-        cublasLtMatmulDesc_t desc = nullptr;
-        cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+        LinearDescriptors lt;
         cublasLtMatmulAlgo_t algo{};
     };
     StatusOr<Plan*> plan_for(const Key& key);
