@@ -8,7 +8,6 @@ Exits 1 on the first failed check.
 """
 import argparse
 import json
-import math
 import os
 import re
 import subprocess
@@ -16,6 +15,8 @@ import sys
 import threading
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+
+from harness import cosine
 
 M3 = os.path.join(os.path.dirname(__file__), "..", "golden", "m3")
 TEXTS = [f"text number {i}: " + "word " * (i % 40) for i in range(64)]
@@ -31,10 +32,6 @@ def post(port, path, body):
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", json.dumps(body).encode(),
                                  {"Content-Type": "application/json"})
     return json.loads(urllib.request.urlopen(req, timeout=60).read())
-
-
-def cosine(a, b):
-    return sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
 
 
 def main():

@@ -3,6 +3,7 @@
 BGE_BINARY names the binary (ctest sets it); BGE_TEST_DIR the tests folder with golden/ models.
 """
 import json
+import math
 import os
 import re
 import signal
@@ -88,6 +89,10 @@ def assert_close(test, got, want, what=""):
     test.assertEqual(len(got), len(want), what)
     for k, (a, b) in enumerate(zip(got, want)):
         test.assertAlmostEqual(a, b, delta=1e-5, msg=f"{what} [{k}]")
+
+
+def cosine(a, b):
+    return sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
 
 
 def cli_embed(text, dtype="fp32"):

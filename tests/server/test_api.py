@@ -10,7 +10,7 @@ import unittest
 import jsonschema
 import openai
 
-from harness import BINARY, M3, Server, assert_close, cli_embed, wait_for
+from harness import BINARY, M3, Server, assert_close, cli_embed, cosine, wait_for
 
 ALL_ROUTES = [
     ("POST", "/v1/embeddings"), ("GET", "/v1/models"),
@@ -501,9 +501,7 @@ class DeviceTest(unittest.TestCase):
                 self.assertEqual(server.get("/info").json()["dtype"], name)
                 got = server.post("/embed", {"inputs": [text]}).json()[0]
                 assert_close(self, got, cli_embed(text, dtype), dtype)
-                norms = math.sqrt(sum(a * a for a in got) * sum(b * b for b in fp32))
-                cos = sum(a * b for a, b in zip(got, fp32)) / norms
-                self.assertGreaterEqual(cos, 1 - bound, dtype)
+                self.assertGreaterEqual(cosine(got, fp32), 1 - bound, dtype)
                 if dtype == "int8":  # quantized on every ISA (bf16 runs fp32 GEMMs below AVX-512)
                     self.assertNotEqual(got, fp32)
                 scores = server.post("/rerank", {"query": "what is bge", "texts": ["an embedding model", "a cat"]})
